@@ -1,0 +1,33 @@
+/** The default command registry and a session factory. */
+import { Registry } from './registry.ts';
+import { Session } from './session.ts';
+import { helpCommand } from './builtin/help.ts';
+import { printCommand } from './builtin/print.ts';
+import { xpCommand, writeCommand, fillCommand } from './builtin/memory.ts';
+import { infoMachine, infoMtree, infoPci } from './builtin/info.ts';
+import { resetCommand, undoCommand } from './builtin/state.ts';
+import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
+import { CommandError } from './errors.ts';
+
+export function defaultRegistry(): Registry {
+  const r = new Registry();
+  r.addGroup('info', 'show what the machine and kernel hold');
+  for (const c of [printCommand, xpCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand]) r.add(c);
+  r.add(helpCommand(r));
+  return r;
+}
+
+/** Build a session on a preset. Throws CommandError for an unknown preset or a bad option. */
+export function createSession(preset = DEFAULT_PRESET, options: ReadonlyMap<string, string> = new Map()): Session {
+  const p = findPreset(preset);
+  if (!p) throw new CommandError(`unknown machine '${preset}'`, undefined, undefined, "'dma-lab machines' lists them");
+  for (const [k, v] of options) {
+    const o = p.options.find((x) => x.name === k);
+    if (!o) throw new CommandError(`machine ${preset} has no option '${k}'`, undefined, p.options.map((x) => x.name).join(', '));
+    const err = o.values && !o.values.includes(v) ? `one of ${o.values.join(', ')}` : o.validate?.(v);
+    if (err) throw new CommandError(`bad value for ${k}: ${err}`);
+  }
+  return new Session(p.build(options), defaultRegistry());
+}
+
+export { Session };

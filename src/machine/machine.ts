@@ -1,0 +1,185 @@
+/**
+ * The machine: physical memory and its map, PCI, IOMMUs, interrupt
+ * controllers, devices, and the DMA engine that routes every device access
+ * through its path (see dma.ts) and traces it.
+ *
+ * Everything mutable is either in PhysicalMemory (journaled) or registered
+ * here as a `Stateful` component, so `saveStates()` + the memory journal
+ * capture the whole machine for undo and for rolling back a failed command.
+ */
+import { type u64, hex, PAGE_SIZE } from './u64.ts';
+import { PhysicalMemory } from './memory.ts';
+import { BusError } from './errors.ts';
+import { DmaTrace, type DmaOutcome, type TranslationStep } from './trace.ts';
+import { InterruptLog } from './interrupts.ts';
+import type { PciFunction, PciHostBridge } from './pci.ts';
+import { busFault, type DmaMaster, type DmaReadResult, type DmaWriteResult, type InterruptWindow, type Iommu } from './dma.ts';
+import type { Stateful } from './state.ts';
+
+export interface MachineInfo {
+  /** Preset name ("arm-virt"). */
+  name: string;
+  arch: 'aarch64' | 'x86_64';
+  /** Board in the hypervisor's words ("QEMU virt", "Arm FVP Base"). */
+  board: string;
+  cpus: number;
+  description: string;
+}
+
+export class Machine {
+  readonly memory = new PhysicalMemory();
+  readonly trace = new DmaTrace();
+  readonly interrupts = new InterruptLog();
+  readonly pciHosts: PciHostBridge[] = [];
+  readonly iommus: Iommu[] = [];
+  interruptWindow: InterruptWindow | undefined;
+  private components = new Map<string, Stateful>();
+
+  constructor(readonly info: MachineInfo) {
+    this.register('trace', this.trace);
+    this.register('interrupts', this.interrupts);
+  }
+
+  register(name: string, c: Stateful): void {
+    if (this.components.has(name)) throw new Error(`component ${name} registered twice`);
+    this.components.set(name, c);
+  }
+
+  addPciHost(h: PciHostBridge): PciHostBridge {
+    this.pciHosts.push(h);
+    this.memory.addRegion({ name: `${h.name}-ecam`, base: h.ecamBase, size: h.ecamSize, kind: 'mmio', handler: h.ecamHandler() });
+    return h;
+  }
+
+  addPciFunction(h: PciHostBridge, f: PciFunction): PciFunction {
+    h.add(f);
+    this.register(`pci:${f.name}`, f);
+    return f;
+  }
+
+  addIommu(i: Iommu): Iommu {
+    this.iommus.push(i);
+    this.register(`iommu:${i.name}`, i);
+    return i;
+  }
+
+  pciFunctions(): PciFunction[] {
+    return this.pciHosts.flatMap((h) => h.functions);
+  }
+
+  hostOf(f: PciFunction): PciHostBridge | undefined {
+    return this.pciHosts.find((h) => h.functions.includes(f));
+  }
+
+  /** Total RAM in bytes (sum of RAM regions). */
+  ramSize(): u64 {
+    return this.memory
+      .listRegions()
+      .filter((r) => r.kind === 'ram')
+      .reduce((a, r) => a + r.size, 0n);
+  }
+
+  // ---- state --------------------------------------------------------------
+
+  saveStates(): Map<string, unknown> {
+    const m = new Map<string, unknown>();
+    for (const [k, c] of this.components) m.set(k, c.saveState());
+    return m;
+  }
+  restoreStates(m: Map<string, unknown>): void {
+    for (const [k, c] of this.components) if (m.has(k)) c.restoreState(m.get(k));
+  }
+
+  // ---- the DMA engine -------------------------------------------------------
+
+  /**
+   * Route one access of at most a page (it must not cross a 4 KiB boundary)
+   * and trace it. Returns the physical address, or the fault.
+   */
+  private route(m: DmaMaster, addr: u64, len: number, write: boolean, what: string | undefined, data?: Uint8Array): { outcome: DmaOutcome; data?: Uint8Array } {
+    const steps: TranslationStep[] = [];
+    let outcome: DmaOutcome;
+    let readData: Uint8Array | undefined;
+    let iotlbHit: boolean | undefined;
+    const p2p = m.rootComplex?.windows.find((w) => w.kind !== 'io' && addr >= w.pciBase && addr - w.pciBase < w.size);
+    const iw = this.interruptWindow;
+    if (p2p) {
+      outcome = {
+        kind: 'p2p',
+        detail: `bus address ${hex(addr)} is inside ${m.rootComplex!.name}'s ${p2p.kind} window; the root complex routes it peer to peer and it never reaches the IOMMU or memory`,
+      };
+    } else if (write && iw && addr >= iw.base && addr - iw.base < iw.size) {
+      const r = iw.deliver(m, addr, data!);
+      outcome = r.fault ? { kind: 'fault', fault: r.fault } : { kind: 'interrupt', detail: r.detail };
+    } else {
+      let pa = addr;
+      let ok = true;
+      if (m.path === 'translated') {
+        if (!m.iommu) throw new Error(`${m.name} is translated but has no IOMMU`);
+        const t = m.iommu.translate({ sid: m.sid, addr, write });
+        steps.push(...t.steps);
+        if (t.ok) {
+          pa = t.pa;
+          iotlbHit = t.iotlbHit;
+        } else {
+          ok = false;
+          outcome = { kind: 'fault', fault: t.fault };
+        }
+      }
+      if (ok) {
+        try {
+          if (write) this.memory.write(pa, data!);
+          else readData = this.memory.read(pa, len);
+          outcome = { kind: 'ok', pa };
+        } catch (e) {
+          if (!(e instanceof BusError)) throw e;
+          outcome = { kind: 'fault', fault: busFault('UR', `${e.message} (the access is terminated: an unsupported request / external abort)`) };
+        }
+      }
+    }
+    this.trace.add({
+      device: m.name,
+      rid: m.rid,
+      sid: m.path === 'translated' ? m.sid : undefined,
+      op: write ? 'write' : 'read',
+      addr,
+      len,
+      path: m.path,
+      iommu: m.path === 'translated' ? m.iommu?.name : undefined,
+      iotlbHit,
+      steps,
+      outcome: outcome!,
+      what,
+    });
+    return { outcome: outcome!, data: readData };
+  }
+
+  /** Device read of len bytes at a bus address, split at page boundaries. */
+  dmaRead(m: DmaMaster, addr: u64, len: number, what?: string): DmaReadResult {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = addr + BigInt(done);
+      const n = Math.min(len - done, PAGE_SIZE - Number(a & 0xfffn));
+      const r = this.route(m, a, n, false, what);
+      if (r.outcome.kind === 'fault') return { ok: false, fault: r.outcome.fault, at: a };
+      if (r.outcome.kind !== 'ok') return { ok: false, fault: busFault(r.outcome.kind, r.outcome.detail), at: a };
+      out.set(r.data!, done);
+      done += n;
+    }
+    return { ok: true, data: out };
+  }
+
+  dmaWrite(m: DmaMaster, addr: u64, data: Uint8Array, what?: string): DmaWriteResult {
+    let done = 0;
+    while (done < data.length) {
+      const a = addr + BigInt(done);
+      const n = Math.min(data.length - done, PAGE_SIZE - Number(a & 0xfffn));
+      const r = this.route(m, a, n, true, what, data.subarray(done, done + n));
+      if (r.outcome.kind === 'fault') return { ok: false, fault: r.outcome.fault, at: a };
+      if (r.outcome.kind === 'p2p') return { ok: false, fault: busFault('p2p', r.outcome.detail), at: a };
+      done += n;
+    }
+    return { ok: true };
+  }
+}
