@@ -36,8 +36,17 @@ await build({
   legalComments: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
   define: { __DMA_LAB_VERSION__: JSON.stringify(pkg.version), 'process.env.NODE_ENV': '"production"' },
-  // CommonJS dependencies (pretty-repl) call require(): give the ESM bundle one.
-  banner: { js: "import { createRequire as __dmaLabCreateRequire } from 'node:module'; const require = __dmaLabCreateRequire(import.meta.url);" },
+  // CommonJS dependencies (pretty-repl and its highlighter) use require(),
+  // __filename and __dirname: give every ESM chunk its own.
+  banner: {
+    js: [
+      "import { createRequire as __dmaLabCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __dmaLabFileURLToPath } from 'node:url';",
+      'const require = __dmaLabCreateRequire(import.meta.url);',
+      'const __filename = __dmaLabFileURLToPath(import.meta.url);',
+      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    ].join(' '),
+  },
   plugins: [emptyDevtools],
   logLevel: 'warning',
 });
