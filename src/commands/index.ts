@@ -6,13 +6,18 @@ import { printCommand } from './builtin/print.ts';
 import { xpCommand, writeCommand, fillCommand } from './builtin/memory.ts';
 import { infoMachine, infoMtree, infoPci } from './builtin/info.ts';
 import { resetCommand, undoCommand } from './builtin/state.ts';
+import { setCommand, showCommand } from './builtin/options.ts';
+import { traceCommand } from './builtin/trace.ts';
+import { dmesgCommand } from './builtin/dmesg.ts';
+import { xCommand } from './builtin/devmem.ts';
+import { bootCommand } from './builtin/boot.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
 export function defaultRegistry(): Registry {
   const r = new Registry();
   r.addGroup('info', 'show what the machine and kernel hold');
-  for (const c of [printCommand, xpCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand]) r.add(c);
+  for (const c of [printCommand, xpCommand, xCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand, setCommand, showCommand, traceCommand, dmesgCommand, bootCommand]) r.add(c);
   r.add(helpCommand(r));
   return r;
 }
@@ -27,6 +32,8 @@ export function createSession(preset = DEFAULT_PRESET, options: ReadonlyMap<stri
     const err = o.values && !o.values.includes(v) ? `one of ${o.values.join(', ')}` : o.validate?.(v);
     if (err) throw new CommandError(`bad value for ${k}: ${err}`);
   }
+  const bad = p.validate?.(options);
+  if (bad) throw new CommandError(bad);
   return new Session(p.build(options), defaultRegistry());
 }
 

@@ -64,6 +64,10 @@ export interface CommandSpec {
   summary: string;
   help: string;
   examples: string[];
+  /** The preset the examples are meant for, when not the default one. */
+  exampleMachine?: string;
+  /** Lines to run before the examples (e.g. ['boot']). */
+  exampleSetup?: string[];
   args: ArgSpec[];
   opts?: OptSpec[];
   /** Accepts a gdb-style /FMT suffix; the text says which letters. */

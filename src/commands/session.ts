@@ -79,6 +79,71 @@ export class Session {
     }
   }
 
+  /**
+   * Run a line and leave no mark: memory, every component's state, the
+   * machine itself (a `reset` inside is undone), the undo history, `$`/`$_`
+   * and the sticky xp format are all put back afterwards, whatever the
+   * command did. Lesson checks and the UI's inspector panes use it: they
+   * look at the machine after every command and must not change what they
+   * look at (`trace clear` is not `mutates`, yet it changes the trace).
+   * History commands (`undo`) are refused: they rewrite memory outside the
+   * journal, so their effect could not be put back.
+   */
+  peek(line: string): Outcome {
+    const sys = this.system;
+    const mem = sys.machine.memory;
+    const states = sys.saveStates();
+    const env = { ...this.env };
+    const xp = { ...this.xp };
+    const undo = this.undoStack.slice();
+    let cmdName: string | undefined;
+    mem.begin();
+    try {
+      const { tokens } = lex(line);
+      if (tokens.length === 0) return { ok: true, empty: true, line };
+      const { spec, rest, fmt } = this.resolve(tokens, line);
+      cmdName = spec.name;
+      if (spec.history) throw new CommandError(`'${spec.name}' rewrites the undo history; it cannot run as a look-only command`, { start: tokens[0]!.start, end: tokens[0]!.end });
+      const args = this.parseArgs(spec, rest, fmt, line, tokens);
+      const result = spec.run(this, args);
+      return { ok: true, line, command: spec.name, result };
+    } catch (e) {
+      return { ok: false, line, command: cmdName, error: toCommandError(e) };
+    } finally {
+      this.system = sys;
+      mem.rollback();
+      sys.restoreStates(states);
+      for (const k of Object.keys(this.env) as (keyof ExprEnv)[]) delete this.env[k];
+      Object.assign(this.env, env);
+      this.xp = xp;
+      this.undoStack = undo;
+    }
+  }
+
+  /**
+   * Parse a line without running it: the command and subcommand exist, the
+   * arguments and options fit the spec, expressions are well formed. `$`
+   * and `$_` count as set (a script sets them before they are used). The
+   * lesson linter uses it; checks that a command reads only use `spec`.
+   */
+  parse(line: string): { ok: true; empty: boolean; spec?: CommandSpec } | { ok: false; error: CommandError } {
+    const saved = { ...this.env };
+    try {
+      const { tokens } = lex(line);
+      if (tokens.length === 0) return { ok: true, empty: true };
+      this.env.last ??= 0n;
+      this.env.lastAddr ??= 0n;
+      const { spec, rest, fmt } = this.resolve(tokens, line);
+      this.parseArgs(spec, rest, fmt, line, tokens);
+      return { ok: true, empty: false, spec };
+    } catch (e) {
+      return { ok: false, error: toCommandError(e) };
+    } finally {
+      for (const k of Object.keys(this.env) as (keyof ExprEnv)[]) delete this.env[k];
+      Object.assign(this.env, saved);
+    }
+  }
+
   private transact(spec: CommandSpec, line: string, fn: () => CommandResult): CommandResult {
     const sys = this.system;
     const mem = sys.machine.memory;

@@ -71,6 +71,17 @@ export interface KDevice {
   group?: number;
   /** dma-coherent? (no cache maintenance needed). */
   coherent: boolean;
+  /** pci_dev->untrusted: external-facing port; the IOMMU core forces a strict DMA domain. */
+  untrusted?: boolean;
+  /** dev->dma_range_map from firmware dma-ranges (phys_to_dma offsets); absent = identity. */
+  dmaRangeMap?: BusDmaRegion[];
+}
+
+/** struct bus_dma_region (include/linux/dma-direct.h): CPU [cpuStart, +size) is bus [dmaStart, +size). */
+export interface BusDmaRegion {
+  cpuStart: u64;
+  dmaStart: u64;
+  size: u64;
 }
 
 /** A struct iommu_domain as the core and the drivers share it. */
@@ -94,6 +105,8 @@ export interface IommuDriver {
   readonly name: string;
   /** Create the hardware side of a domain (page tables for paging domains). */
   domainAlloc(type: DomainType): IommuDomain;
+  /** Release a domain no device uses any more (iommu_domain_free); optional. */
+  domainFree?(domain: IommuDomain): void;
   /** Point the device's stream table entry / context entry at the domain. */
   attachDev(dev: KDevice, domain: IommuDomain): void;
   /** iommu_map: map [iova, iova+size) to pa with IOMMU_* prot. */

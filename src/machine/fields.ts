@@ -8,7 +8,7 @@
  *   63                                                    0
  *   [  field  ][   field   ][ ... ][ field ][  field  ][V]
  */
-import { type u64, bits, setBits, hex } from './u64.ts';
+import { type u64, bits, hex } from './u64.ts';
 
 export interface FieldDef {
   /** Spec spelling: `Config`, `S1ContextPtr`, `InputAddr`. */
@@ -69,6 +69,30 @@ export function decode(layout: Layout, words: readonly u64[]): DecodedField[] {
   });
 }
 
+interface Compiled {
+  word: number;
+  shift: bigint;
+  /** Mask of the field's bits in place. */
+  mask: bigint;
+  addr: boolean;
+}
+
+// Encode is on hot paths (every SMMU command the driver issues), so each
+// layout's fields are turned into shift/mask bigints once.
+const compiled = new WeakMap<Layout, Map<string, Compiled>>();
+function compile(layout: Layout): Map<string, Compiled> {
+  let c = compiled.get(layout);
+  if (!c) {
+    c = new Map();
+    for (const f of layout.fields) {
+      const width = BigInt(f.hi - f.lo + 1);
+      c.set(f.name, { word: f.word, shift: BigInt(f.lo), mask: ((1n << width) - 1n) << BigInt(f.lo), addr: f.kind === 'addr' });
+    }
+    compiled.set(layout, c);
+  }
+  return c;
+}
+
 /** Look up one field by name; throws on a typo in model code (a bug, not user input). */
 export function field(layout: Layout, name: string): FieldDef {
   const f = layout.fields.find((x) => x.name === name);
@@ -77,17 +101,22 @@ export function field(layout: Layout, name: string): FieldDef {
 }
 
 export function get(layout: Layout, words: readonly u64[], name: string): u64 {
-  return fieldValue(field(layout, name), words);
+  const f = compile(layout).get(name);
+  if (!f) throw new Error(`layout ${layout.name} has no field ${name}`);
+  const v = (words[f.word] ?? 0n) & f.mask;
+  return f.addr ? v : v >> f.shift;
 }
 
 /** Encode named field values into a fresh record (unnamed fields are 0). */
 export function encode(layout: Layout, values: Record<string, u64 | number | boolean>): u64[] {
+  const c = compile(layout);
   const words: u64[] = new Array(layout.words).fill(0n);
-  for (const [name, raw] of Object.entries(values)) {
-    const f = field(layout, name);
-    let v = typeof raw === 'boolean' ? (raw ? 1n : 0n) : BigInt(raw);
-    if (f.kind === 'addr') v >>= BigInt(f.lo);
-    words[f.word] = setBits(words[f.word]!, f.hi, f.lo, v);
+  for (const name in values) {
+    const f = c.get(name);
+    if (!f) throw new Error(`layout ${layout.name} has no field ${name}`);
+    const raw = values[name]!;
+    const v = typeof raw === 'boolean' ? (raw ? 1n : 0n) : typeof raw === 'number' ? BigInt(raw) : raw;
+    words[f.word] = (words[f.word]! & ~f.mask) | ((f.addr ? v : v << f.shift) & f.mask);
   }
   return words;
 }

@@ -33,6 +33,8 @@ export class Machine {
   readonly pciHosts: PciHostBridge[] = [];
   readonly iommus: Iommu[] = [];
   interruptWindow: InterruptWindow | undefined;
+  /** Every device that can issue DMA, by the model's name ("vda"). */
+  readonly masters = new Map<string, DmaMaster>();
   private components = new Map<string, Stateful>();
 
   constructor(readonly info: MachineInfo) {
@@ -128,9 +130,14 @@ export class Machine {
       }
       if (ok) {
         try {
-          if (write) this.memory.write(pa, data!);
-          else readData = this.memory.read(pa, len);
-          outcome = { kind: 'ok', pa };
+          // A device write to an MMIO target that takes the master as a sideband (a GICv3 ITS doorbell) goes through deviceWrite.
+          const region = write ? this.memory.regionAt(pa) : undefined;
+          const target = region?.kind === 'mmio' && region.handler?.deviceWrite ? region : undefined;
+          let irq: string | undefined;
+          if (!write) readData = this.memory.read(pa, len);
+          else if (target) irq = target.handler!.deviceWrite!(pa - target.base, data!, m);
+          else this.memory.write(pa, data!);
+          outcome = irq !== undefined ? { kind: 'interrupt', detail: irq } : { kind: 'ok', pa };
         } catch (e) {
           if (!(e instanceof BusError)) throw e;
           outcome = { kind: 'fault', fault: busFault('UR', `${e.message} (the access is terminated: an unsupported request / external abort)`) };

@@ -20,6 +20,20 @@ export type AccessSize = 1 | 2 | 4 | 8;
 export interface MmioHandler {
   read(offset: u64, size: AccessSize): u64;
   write(offset: u64, size: AccessSize, value: u64): void;
+  /**
+   * Optional: a write that came from a device's DMA, with the master's
+   * identity as a sideband (a GICv3 ITS takes the DeviceID from it, not
+   * from the data). Return a description when the write was an interrupt
+   * rather than a register write. Without it, device writes use `write`.
+   */
+  deviceWrite?(offset: u64, data: Uint8Array, from: DeviceWriteInfo): string | undefined;
+}
+
+/** Who issued a device write, as the interconnect tells the target (DmaMaster satisfies it). */
+export interface DeviceWriteInfo {
+  name: string;
+  sid: number;
+  rid?: number;
 }
 
 export type RegionKind = 'ram' | 'rom' | 'mmio';

@@ -5,6 +5,9 @@
  */
 import type { Machine } from '../machine/machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import type { Firmware } from '../machine/firmware.ts';
+import type { KernelEra } from '../kernel/era.ts';
+import type { Linux } from '../kernel/linux.ts';
 
 export interface OptionDef {
   /** `kernel`, `iommu.passthrough`, `vda.disable-modern`. */
@@ -23,24 +26,39 @@ export interface Preset {
   /** Longer description for `info machine`. */
   description: string;
   options: OptionDef[];
+  /** Checks across options (QEMU refuses some property combinations); an error string or undefined. */
+  validate?(options: ReadonlyMap<string, string>): string | undefined;
   build(options: ReadonlyMap<string, string>): System;
 }
 
+export interface SystemExtras {
+  /** What firmware tells the kernel (IOMMUs and what they cover). */
+  firmware?: Firmware;
+  /** The Linux era `boot` models. */
+  era?: KernelEra;
+}
+
 export class System {
+  /** The booted kernel's subsystems; set by `boot` (kernel/linux.ts). */
+  linux: Linux | undefined;
+
   constructor(
     readonly preset: Preset,
     readonly options: ReadonlyMap<string, string>,
     readonly machine: Machine,
     readonly kernel: Kernel,
+    readonly extras: SystemExtras = {},
   ) {}
 
   saveStates(): Map<string, unknown> {
     const m = this.machine.saveStates();
     m.set('kernel', this.kernel.saveState());
+    if (this.linux) m.set('linux', this.linux.saveState());
     return m;
   }
   restoreStates(m: Map<string, unknown>): void {
     this.machine.restoreStates(m);
     if (m.has('kernel')) this.kernel.restoreState(m.get('kernel'));
+    if (this.linux && m.has('linux')) this.linux.restoreState(m.get('linux'));
   }
 }

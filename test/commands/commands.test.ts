@@ -181,8 +181,12 @@ test('help lists every command and shows one in full', () => {
     assert.ok(c.summary.length > 0, `${c.name} has a summary`);
     assert.ok(c.examples.length > 0, `${c.name} has examples`);
     for (const e of c.examples) {
-      const o = createSession().execute(e);
-      if (!o.ok && !/nothing to undo|nothing examined/.test(o.error.message)) assert.unreachable(`example '${e}' of ${c.name} fails: ${o.error.message}`);
+      // Each example runs on a fresh session of the machine it is written for,
+      // after that command's set-up lines (e.g. 'boot').
+      const sess = createSession(c.exampleMachine);
+      for (const pre of c.exampleSetup ?? []) assert.ok(sess.execute(pre).ok, `set-up '${pre}' for ${c.name}`);
+      const o = sess.execute(e);
+      if (!o.ok && !/nothing to undo|nothing examined/.test(o.error.message)) assert.unreachable(`example '${e}' of ${c.name} fails on ${c.exampleMachine ?? 'arm-virt'}: ${o.error.message}`);
     }
   }
 });

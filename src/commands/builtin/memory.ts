@@ -9,7 +9,7 @@ import { hexdump, xpLines, type XpFormat, type XpUnit } from '../../inspect/hexd
 import { span } from '../../inspect/view.ts';
 import { CommandError, type SourceSpan } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
-import type { Session } from '../session.ts';
+import type { Session, XpState } from '../session.ts';
 
 /** Stated limits. */
 export const XP_MAX_BYTES = 64 * 1024;
@@ -54,8 +54,15 @@ export function parseXpFormat(text: string, sp: SourceSpan, prev: { count: numbe
   return { count, fmt, size };
 }
 
-export function examine(s: Session, addr: u64 | undefined, addrSpan: SourceSpan | undefined, fmt: { text: string; span: SourceSpan } | undefined, all: SourceSpan) {
-  const st = s.xp;
+export function examine(
+  s: Session,
+  addr: u64 | undefined,
+  addrSpan: SourceSpan | undefined,
+  fmt: { text: string; span: SourceSpan } | undefined,
+  all: SourceSpan,
+  reader: (addr: u64, len: number) => Uint8Array = (a, n) => s.machine.memory.read(a, n),
+  st: XpState = s.xp,
+) {
   if (fmt) {
     Object.assign(st, parseXpFormat(fmt.text, fmt.span, st));
     st.mode = 'fmt';
@@ -64,7 +71,7 @@ export function examine(s: Session, addr: u64 | undefined, addrSpan: SourceSpan 
   if (start === undefined) throw new CommandError('no address given and nothing examined yet', all, 'an address, e.g. xp/8xb 0x40000000');
   const len = st.mode === 'hexdump' ? HEXDUMP_BYTES : st.count * (st.fmt === 'c' ? 1 : st.size);
   if (start + BigInt(len) - 1n > 0xffff_ffff_ffff_ffffn) throw new CommandError(`${len} bytes from ${hex(start)} run past the top of the 64-bit address space`, addrSpan ?? all);
-  const bytes = atAddress(addrSpan ?? all, () => s.machine.memory.read(start, len));
+  const bytes = atAddress(addrSpan ?? all, () => reader(start, len));
   st.next = start + BigInt(len);
   s.env.lastAddr = start;
   const lines = st.mode === 'hexdump' ? hexdump(start, bytes) : xpLines(start, bytes, st.fmt, st.size);

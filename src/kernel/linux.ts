@@ -1,0 +1,187 @@
+/**
+ * Booting the Linux model on a machine, and the booted kernel's parts.
+ *
+ * The order follows a real arm64 boot: the banner and command line;
+ * memory (the page allocator; swiotlb when some RAM is out of 32-bit
+ * reach); the IOMMU core's policy; the SMMU driver probing its hardware
+ * through MMIO; the PCI scan; every device the firmware puts behind an
+ * IOMMU probed into a group with its default domain; drivers bound
+ * (dma_configure installs iommu-dma or dma-direct); virtio-blk reads its
+ * partition table; the SMMU's event-queue thread drains what the devices
+ * caused. Everything is deterministic: printk times are simulated.
+ *
+ * Each subsystem is a `Stateful`; `Linux` saves and restores them together
+ * with the per-device fields the kernel changes (masks, DMA ops, group).
+ */
+import type { u64 } from '../machine/u64.ts';
+import { hexRaw } from '../machine/u64.ts';
+import type { Machine } from '../machine/machine.ts';
+import type { Firmware } from '../machine/firmware.ts';
+import { formatBdf, type PciFunction } from '../machine/pci.ts';
+import { clone, type Stateful } from '../machine/state.ts';
+import { dmaBitMask } from '../machine/u64.ts';
+import type { Kernel } from './kernel.ts';
+import { PageAllocator } from './page-alloc.ts';
+import { Swiotlb } from './swiotlb.ts';
+import { DmaDirect } from './dma-direct.ts';
+import { IommuCore } from './iommu.ts';
+import { IommuDma } from './dma-iommu.ts';
+import { DmaMapping } from './dma-mapping.ts';
+import { ArmSmmuV3Driver } from './arm-smmu-v3.ts';
+import type { KDevice } from './types.ts';
+import { KERNEL_ERAS, type KernelEra } from './era.ts';
+import type { VirtioEnv } from './virtio/env.ts';
+import { VirtioBlkDisks, virtblkProbe, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
+import { VirtioPciDevice } from '../machine/virtio/virtio-pci.ts';
+
+/** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
+export const KERNEL_RESERVED = 64n << 20n;
+
+/** The fields of a struct device the kernel changes after boot (saved for undo). */
+type DevFields = Pick<KDevice, 'dmaMask' | 'coherentDmaMask' | 'busDmaLimit' | 'dmaOps' | 'group' | 'alias'>;
+
+export class Linux implements Stateful {
+  readonly devices: KDevice[] = [];
+  readonly smmus: ArmSmmuV3Driver[] = [];
+  readonly disks = new VirtioBlkDisks();
+  readonly probes = new Map<string, VirtblkProbeResult>();
+  private parts = new Map<string, Stateful>();
+
+  constructor(
+    readonly era: KernelEra,
+    readonly pages: PageAllocator,
+    readonly swiotlb: Swiotlb,
+    readonly direct: DmaDirect,
+    readonly core: IommuCore,
+    readonly iommuDma: IommuDma,
+    readonly dma: DmaMapping,
+    readonly env: VirtioEnv,
+  ) {
+    this.add('pages', pages);
+    this.add('swiotlb', swiotlb);
+    this.add('dma-direct', direct);
+    this.add('iommu', core);
+    this.add('dma-iommu', iommuDma);
+    this.add('dma', dma);
+    this.add('disks', this.disks);
+  }
+
+  add(name: string, s: Stateful): void {
+    this.parts.set(name, s);
+  }
+
+  /** A device by dev_name ("0000:00:01.0"), driver alias ("vda") or model name. */
+  device(name: string): KDevice | undefined {
+    return this.devices.find((d) => d.name === name || d.alias === name || d.master.name === name);
+  }
+
+  saveState(): unknown {
+    const parts = new Map<string, unknown>();
+    for (const [k, p] of this.parts) parts.set(k, p.saveState());
+    const devs: DevFields[] = this.devices.map((d) => ({ dmaMask: d.dmaMask, coherentDmaMask: d.coherentDmaMask, busDmaLimit: d.busDmaLimit, dmaOps: d.dmaOps, group: d.group, alias: d.alias }));
+    return { parts, devs: clone(devs) };
+  }
+
+  restoreState(st: unknown): void {
+    const s = st as { parts: Map<string, unknown>; devs: DevFields[] };
+    for (const [k, p] of this.parts) if (s.parts.has(k)) p.restoreState(s.parts.get(k));
+    this.devices.forEach((d, i) => Object.assign(d, s.devs[i]));
+  }
+}
+
+/** The PCI scan line (drivers/pci/probe.c pci_setup_device; the v4.x-v6.6 form). */
+const pciScanLine = (f: PciFunction): string =>
+  `pci ${formatBdf(f.bdf)}: [${hexRaw(f.vendorId, 4)}:${hexRaw(f.deviceId, 4)}] type 00 class 0x${hexRaw(f.classCode, 6)}`;
+
+export interface BootOptions {
+  era: KernelEra;
+  firmware?: Firmware;
+}
+
+/** Boot Linux on `m`. Returns the booted kernel (the caller keeps it on the System). */
+export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
+  const era = KERNEL_ERAS[o.era];
+  const log = (lvl: Parameters<Kernel['log']>[0], text: string): void => kernel.log(lvl, text);
+  log('info', 'Booting Linux on physical CPU 0x0');
+  log('notice', `Linux version ${era.release} (dma-lab model of ${era.what})`);
+  log('notice', `Kernel command line: ${[...kernel.cmdline].map(([k, v]) => (v === '1' && !k.includes('.') ? k : `${k}=${v}`)).join(' ')}`.trimEnd());
+
+  // Memory: RAM regions minus what the kernel image occupies at the bottom.
+  const ram = m.memory.listRegions().filter((r) => r.kind === 'ram');
+  const ranges = ram.map((r, i) => (i === 0 ? { base: r.base + KERNEL_RESERVED, size: r.size - KERNEL_RESERVED } : { base: r.base, size: r.size }));
+  const pages = new PageAllocator(ranges);
+  const top = ram.reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
+  const swiotlb = new Swiotlb(kernel, m.memory, pages, { version: era.version });
+  swiotlb.swiotlbInit(top > 0x1_0000_0000n);
+  const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
+  const core = new IommuCore(kernel, { arch: m.info.arch, version: era.version });
+  const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
+  const dma = new DmaMapping(kernel, direct, iommuDma, core);
+  const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
+  const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
+
+  // IOMMU drivers for what firmware describes.
+  const disableBypass = kernel.cmdline.get('arm-smmu-v3.disable_bypass');
+  for (const fs of o.firmware?.smmus ?? []) {
+    const drv = new ArmSmmuV3Driver({
+      memory: m.memory,
+      pages,
+      base: fs.base,
+      devName: fs.devName,
+      era: era.smmu,
+      // A module parameter the driver no longer has (v6.10+) is ignored silently
+      // (init/main.c: unknown dotted parameters are not passed to init).
+      disableBypass: era.smmu === 'current' || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
+      log,
+    });
+    drv.probe();
+    core.registerDriver(drv);
+    linux.smmus.push(drv);
+    linux.add(`smmu:${drv.name}`, drv);
+  }
+  core.subsysInit();
+
+  // The PCI scan, about a second into boot as on the seed's fast model.
+  kernel.tick(1_100_000);
+  for (const h of m.pciHosts) {
+    for (const f of h.functions) {
+      log('info', pciScanLine(f));
+      const master = m.masters.get(f.name);
+      if (!master) continue;
+      const fw = o.firmware?.smmus.find((s) => s.streamId(h, f) !== undefined);
+      const dev: KDevice = {
+        name: formatBdf(f.bdf),
+        pci: f,
+        master,
+        // PCI devices start with 32-bit masks (drivers/pci/probe.c).
+        dmaMask: dmaBitMask(32),
+        coherentDmaMask: dmaBitMask(32),
+        busDmaLimit: 0n,
+        dmaOps: 'direct',
+        iommuName: fw ? linux.smmus[o.firmware!.smmus.indexOf(fw)]!.name : undefined,
+        fwSid: fw ? fw.streamId(h, f) : undefined,
+        coherent: o.firmware?.dmaCoherent ?? true,
+      };
+      linux.devices.push(dev);
+      if (dev.iommuName) core.probeDevice(dev);
+    }
+  }
+
+  // Drivers: virtio-pci for every virtio function, then virtio-blk.
+  let virtioIndex = 0;
+  let diskIndex = 0;
+  for (const dev of linux.devices) {
+    if (!(dev.pci instanceof VirtioPciDevice)) continue;
+    dma.dmaConfigure(dev, { driver: 'virtio-pci' });
+    const r = virtblkProbe(env, dev, { virtioIndex: virtioIndex++, diskIndex: diskIndex++ });
+    linux.probes.set(dev.name, r);
+    if (r.ok) linux.disks.add(r.blk);
+    for (const drv of linux.smmus) drv.evtqThread();
+    if (r.ok && r.scan && !r.scan.ok && r.scan.io.reason === 'timeout') {
+      log('err', `dma-lab: the read of ${r.blk.diskName}'s partition table never completed (gave up after ${r.scan.io.polls ?? 0} polls); a real kernel waits here for ever: "system hangs failing to read partition table"`);
+    }
+  }
+  for (const drv of linux.smmus) drv.evtqThread();
+  kernel.booted = true;
+  return linux;
+}

@@ -1,0 +1,43 @@
+/**
+ * What the virtio drivers need from the rest of the kernel model, and the
+ * kernel-era knob that changes their DMA decision.
+ *
+ * The drivers are functions over plain-data state (VringState,
+ * VirtioDevice, VirtioBlk) plus this environment, so the state can be
+ * snapshotted with structuredClone and the environment stays outside it.
+ */
+import type { Machine } from '../../machine/machine.ts';
+import type { Kernel } from '../kernel.ts';
+import type { PageAllocator } from '../page-alloc.ts';
+import type { DmaApi } from '../types.ts';
+
+/**
+ * Which kernel's vring_use_dma_api() to model (REFERENCE.md 7.7; history
+ * table beside vringUseDmaApi in virtio-ring.ts):
+ *   '4.9'     v4.8..v4.9: VIRTIO_F_IOMMU_PLATFORM -> DMA API; Xen -> DMA API; else physical
+ *   '4.10-rc' v4.10-rc with seed 000's patch: also legacy devices on ARM/arm64 -> DMA API
+ *   '4.10'    v4.10 final: the patch reverted (same rule as '4.9')
+ *   '6.x'     current: ACCESS_PLATFORM -> DMA API; xen_domain() -> DMA API; else physical
+ */
+export type VringDmaEra = '4.9' | '4.10-rc' | '4.10' | '6.x';
+export const VRING_DMA_ERAS: readonly VringDmaEra[] = ['4.9', '4.10-rc', '4.10', '6.x'];
+
+export interface VirtioKernelConfig {
+  era: VringDmaEra;
+  /** CONFIG_ARM / CONFIG_ARM64 vs x86: only the '4.10-rc' rule looks at it. */
+  arch: 'aarch64' | 'x86_64';
+  /** xen_domain(): the kernel runs as a Xen guest (dom0 or domU). */
+  xenDomain: boolean;
+}
+
+export interface VirtioEnv {
+  /** CPU access to memory and MMIO (machine.memory), and the PCI topology. */
+  machine: Machine;
+  /** dmesg and simulated time. */
+  kernel: Kernel;
+  /** The page allocator (alloc_pages_exact for rings that skip the DMA API; request buffers). */
+  pages: PageAllocator;
+  /** The DMA API the device's `dmaOps` dispatch to (dma-direct, iommu-dma, ...). */
+  dma: DmaApi;
+  config: VirtioKernelConfig;
+}

@@ -1,0 +1,239 @@
+/**
+ * The two Arm machines with an SMMUv3 in front of PCI:
+ *
+ * `arm-fastmodel` — the Arm fast model of January 2017 (seed 000): SMMUv3
+ * at 0x2b400000, a GICv3 ITS, a PCIe root complex whose every requester is
+ * translated by the SMMU (iommu-map RID -> StreamID, identity), and a
+ * legacy-only virtio-blk whose DMA really goes through the SMMU, like any
+ * PCI master of the model. The seed's event records carry StreamID 0, so
+ * the disk sits at 00:00.0 (RID 0). Memory map: the FVP's DRAM banks at
+ * 0x80000000 (2 GiB) and 0x880000000, SMMU and GIC as in the FVP device
+ * tree (arch/arm64/boot/dts/arm/fvp-base-revc.dts: pci@40000000 ECAM,
+ * iommu-map <0x0 &smmu 0x0 0x10000>, smmu@2b400000); the PCIe windows
+ * follow Juno's (mem32 0x50000000/128M, I/O 0x5f800000/8M, 64-bit
+ * 0x4000000000/4G). The 2017 model's own device tree was not available:
+ * its exact windows are unverified.
+ *
+ * `qemu-virt-smmuv3` — QEMU `-M virt,iommu=smmuv3` (hw/arm/virt.c: SMMU at
+ * 0x09050000, ITS at 0x08080000, iommu-map identity over the root bus)
+ * with `-device virtio-blk-pci` at 00:01.0 (StreamID 8). A modern device
+ * by default (disable-legacy=on); without iommu_platform=on QEMU's virtio
+ * device does not go through the SMMU at all: its DMA uses guest-physical
+ * addresses, whatever the guest programs in the SMMU.
+ */
+import { type u64, alignUp } from '../machine/u64.ts';
+import { Machine } from '../machine/machine.ts';
+import { PciHostBridge } from '../machine/pci.ts';
+import { MmioStub } from '../machine/mmio-stub.ts';
+import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
+import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
+import { GicIts, GITS_REGION_SIZE } from '../machine/gic-its.ts';
+import { VirtioBlkDevice } from '../machine/virtio/blk.ts';
+import { makeDmaLabDisk } from '../machine/virtio/disk.ts';
+import { validateVirtioPciOptions } from '../machine/virtio/virtio-pci.ts';
+import { VIRTIO_PCI_LEGACY_BAR, VIRTIO_PCI_MODERN_BAR, VIRTIO_PCI_MSIX_BAR } from '../machine/virtio/virtio-pci-regs.ts';
+import { Kernel } from '../kernel/kernel.ts';
+import { type OptionDef, type Preset, System } from './system.ts';
+import type { Firmware } from '../machine/firmware.ts';
+import { parseSizeOption, splitCmdline } from './options.ts';
+import { KERNEL_ERAS, type KernelEra } from '../kernel/era.ts';
+
+const ON_OFF = ['on', 'off'];
+const onOff = (v: string | undefined): boolean => v === 'on';
+
+/** Kernel parameters every Arm preset accepts (Linux's own names). */
+const CMDLINE_OPTIONS: OptionDef[] = [
+  { name: 'iommu.passthrough', default: '', values: ['', '0', '1'], desc: 'default domain: 1 identity (passthrough), 0 translated (kernel parameter)', scope: 'cmdline' },
+  { name: 'iommu.strict', default: '', values: ['', '0', '1'], desc: 'unmap invalidation: 1 synchronous (DMA), 0 lazy flush queue (DMA-FQ) (kernel parameter)', scope: 'cmdline' },
+  { name: 'arm-smmu-v3.disable_bypass', default: '', values: ['', '0', '1'], desc: 'unattached StreamIDs abort (1) or bypass (0); default 0 in 4.x, removed in v6.10 (kernel parameter)', scope: 'cmdline' },
+  { name: 'swiotlb', default: '', desc: 'swiotlb=<nslabs>[,force|noforce] bounce-buffer pool (kernel parameter)', scope: 'cmdline', validate: (v) => (v === '' || /^([0-9]+)?(,(force|noforce))?$/.test(v) ? undefined : 'swiotlb=<nslabs>[,force|noforce], e.g. 32768 or 65536,force') },
+  { name: 'cmdline', default: '', desc: 'any other kernel parameters, space separated', scope: 'cmdline' },
+];
+
+const DEVICE_OPTIONS = (dev: string, d: { legacy: string; modern: string; platform: string }): OptionDef[] => [
+  { name: `${dev}.disable-legacy`, default: d.legacy, values: ON_OFF, desc: 'QEMU property: no legacy (I/O BAR) interface', scope: 'device' },
+  { name: `${dev}.disable-modern`, default: d.modern, values: ON_OFF, desc: 'QEMU property: no modern (virtio 1.0) interface; a legacy device has only 32 feature bits', scope: 'device' },
+  { name: `${dev}.iommu_platform`, default: d.platform, values: ON_OFF, desc: 'QEMU property: offer VIRTIO_F_ACCESS_PLATFORM (bit 33) and translate DMA through the IOMMU', scope: 'device' },
+  {
+    name: `${dev}.dma-path`,
+    default: 'auto',
+    values: ['auto', 'translated', 'bypass'],
+    desc: 'what the device\'s DMA really goes through: auto = what this hypervisor does; translated = the IOMMU with its StreamID; bypass = guest-physical addresses',
+    scope: 'device',
+  },
+];
+
+export const ERA_OPTION = (def: KernelEra): OptionDef => ({
+  name: 'kernel',
+  default: def,
+  values: Object.keys(KERNEL_ERAS),
+  desc: 'the Linux era modelled: 4.9, 4.10-rc (with the Jan 2017 "force DMA API for ARM legacy virtio" patch), 4.10 (patch reverted), 6.x (current)',
+  scope: 'kernel',
+});
+
+interface ArmSmmuBoard {
+  preset: string;
+  board: string;
+  ram: { base: u64; size: u64 }[];
+  smmuBase: u64;
+  smmuName: string;
+  /** Linux's dev_name for the SMMU, from the DT node name. */
+  smmuDevName: string;
+  itsBase: u64;
+  gicdBase: u64;
+  ecamBase: u64;
+  busEnd: number;
+  windows: PciHostBridge['windows'];
+  /** The disk's slot and the hypervisor's DMA path when dma-path=auto. */
+  diskDev: number;
+  autoPath: (o: { iommuPlatform: boolean }) => 'translated' | 'bypass';
+  unsetSsid: number;
+}
+
+/** Everything after option validation: build the machine and its firmware description. */
+function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<string, string>): System {
+  const get = (k: string): string => options.get(k) ?? preset.options.find((o) => o.name === k)!.default;
+  const m = new Machine({ name: b.preset, arch: 'aarch64', board: b.board, cpus: 4, description: preset.description });
+  const mem = m.memory;
+  const gicd = new MmioStub('gicv3_dist', new Map([[0xffe8, 0x3bn]]));
+  m.register('mmio:gicd', gicd);
+  mem.addRegion({ name: 'gicv3_dist', base: b.gicdBase, size: 0x1_0000n, kind: 'mmio', handler: gicd });
+  const its = new GicIts({ name: 'its', base: b.itsBase, interrupts: m.interrupts });
+  m.register('its', its);
+  mem.addRegion({ name: 'arm-gicv3-its', base: b.itsBase, size: GITS_REGION_SIZE, kind: 'mmio', handler: its });
+  const smmu = new SmmuV3({ name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
+  mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
+  m.addIommu(smmu);
+
+  const host = new PciHostBridge({ name: 'pcie.0', segment: 0, busStart: 0, busEnd: b.busEnd, ecamBase: b.ecamBase, windows: b.windows });
+  m.addPciHost(host);
+  for (const w of host.windows) mem.addRegion({ name: `${host.name}-${w.kind}-window`, base: w.cpuBase, size: w.size, kind: 'mmio', handler: host.windowHandler(w) });
+  b.ram.forEach((r, i) => mem.addRegion({ name: b.ram.length > 1 ? `dram${i}` : 'mach-virt.ram', base: r.base, size: r.size, kind: 'ram' }));
+
+  const iommuPlatform = onOff(get('vda.iommu_platform'));
+  const dev = new VirtioBlkDevice(m, {
+    name: 'vda',
+    bdf: { segment: 0, bus: 0, dev: b.diskDev, fn: 0 },
+    description: 'SCSI storage controller: Red Hat, Inc. Virtio block device',
+    disableLegacy: onOff(get('vda.disable-legacy')),
+    disableModern: onOff(get('vda.disable-modern')),
+    iommuPlatform,
+    disk: makeDmaLabDisk('dma-lab-vda'),
+  });
+  m.addPciFunction(host, dev);
+  // Firmware's BAR assignment, lowest addresses first in each window.
+  const io = host.windows.find((w) => w.kind === 'io')!;
+  const m32 = host.windows.find((w) => w.kind === 'mem32')!;
+  const m64 = host.windows.find((w) => w.kind.startsWith('mem64'))!;
+  if (dev.legacy) dev.assignBar(VIRTIO_PCI_LEGACY_BAR, alignUp(io.pciBase + 0x1000n, 0x40n));
+  if (dev.vectors > 0) dev.assignBar(VIRTIO_PCI_MSIX_BAR, m32.pciBase);
+  if (dev.modern) dev.assignBar(VIRTIO_PCI_MODERN_BAR, m64.pciBase);
+  const dmaPath = get('vda.dma-path');
+  const path = dmaPath === 'auto' ? b.autoPath({ iommuPlatform }) : (dmaPath as 'translated' | 'bypass');
+  dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host };
+  m.masters.set('vda', dev.dmaMaster);
+
+  const firmware: Firmware = {
+    kind: 'dt',
+    dmaCoherent: true,
+    smmus: [{ kind: 'smmuv3', base: b.smmuBase, hw: smmu, devName: b.smmuDevName, streamId: (h, f) => (h === host ? f.rid : undefined) }],
+  };
+  const cmdline = new Map<string, string>();
+  for (const o of CMDLINE_OPTIONS) {
+    const v = options.get(o.name);
+    if (v === undefined || v === '') continue;
+    if (o.name === 'cmdline') for (const [k, x] of splitCmdline(v)) cmdline.set(k, x);
+    else cmdline.set(o.name, v);
+  }
+  const kernel = new Kernel(cmdline);
+  return new System(preset, options, m, kernel, { firmware, era: get('kernel') as KernelEra });
+}
+
+function deviceCheck(options: ReadonlyMap<string, string>, preset: Preset): string | undefined {
+  const get = (k: string): string => options.get(k) ?? preset.options.find((o) => o.name === k)!.default;
+  return validateVirtioPciOptions({ disableLegacy: onOff(get('vda.disable-legacy')), disableModern: onOff(get('vda.disable-modern')), iommuPlatform: onOff(get('vda.iommu_platform')) });
+}
+
+const GiB = 1n << 30n;
+
+export const armFastmodel: Preset = {
+  name: 'arm-fastmodel',
+  summary: 'Arm fast model, Jan 2017: SMMUv3 at 0x2b400000 translating PCI, legacy virtio-blk, Linux 4.10',
+  description:
+    'The machine of seed 000: an Arm fast model whose PCIe root complex sits behind an SMMUv3. Its legacy virtio-blk (vda, 00:00.0, StreamID 0) is a PCI master like any other: every access it makes is translated by the SMMU. Linux 4.10 attaches it to a DMA domain, but the virtio ring does not use the DMA API for a legacy device.',
+  options: [
+    ERA_OPTION('4.10'),
+    ...CMDLINE_OPTIONS,
+    ...DEVICE_OPTIONS('vda', { legacy: 'off', modern: 'on', platform: 'off' }),
+    { name: 'ram', default: '4G', desc: 'DRAM: 2 GiB at 0x80000000, the rest at 0x880000000', scope: 'machine', validate: (v) => parseSizeOption(v, 1n << 30n, 64n << 30n) },
+  ],
+  validate(options) {
+    return deviceCheck(options, armFastmodel);
+  },
+  build(options) {
+    const total = BigInt(parseSizeOption(options.get('ram') ?? '4G', 1n << 30n, 64n << 30n, true)!);
+    const low = total < 2n * GiB ? total : 2n * GiB;
+    const ram = [{ base: 0x8000_0000n, size: low }];
+    if (total > low) ram.push({ base: 0x8_8000_0000n, size: total - low });
+    return buildArmSmmu(armFastmodel, {
+      preset: 'arm-fastmodel',
+      board: 'Arm FVP Base (AEMv8-A) with SMMUv3 and PCIe',
+      ram,
+      smmuBase: 0x2b40_0000n,
+      smmuName: 'smmuv3',
+      smmuDevName: '2b400000.smmu',
+      itsBase: 0x2f02_0000n,
+      gicdBase: 0x2f00_0000n,
+      ecamBase: 0x4000_0000n,
+      busEnd: 1,
+      windows: [
+        { kind: 'mem32', cpuBase: 0x5000_0000n, pciBase: 0x5000_0000n, size: 0x800_0000n },
+        { kind: 'io', cpuBase: 0x5f80_0000n, pciBase: 0x0n, size: 0x80_0000n },
+        { kind: 'mem64-pref', cpuBase: 0x40_0000_0000n, pciBase: 0x40_0000_0000n, size: 0x1_0000_0000n },
+      ],
+      diskDev: 0,
+      autoPath: () => 'translated',
+      // The fast model leaves 0xfffff in SubstreamID when SSV=0 (seed 000's dword 0).
+      unsetSsid: 0xfffff,
+    }, options);
+  },
+};
+
+export const qemuVirtSmmuv3: Preset = {
+  name: 'qemu-virt-smmuv3',
+  summary: 'QEMU virt, iommu=smmuv3: modern virtio-blk that bypasses the SMMU unless iommu_platform=on',
+  description:
+    'QEMU -M virt,iommu=smmuv3 -device virtio-blk-pci,disable-legacy=on[,iommu_platform=on]. The SMMUv3 (0x09050000) translates PCI requesters by StreamID = RID. QEMU\'s virtio device goes through the SMMU only with iommu_platform=on, which also offers VIRTIO_F_ACCESS_PLATFORM; without it the device uses guest-physical addresses.',
+  options: [
+    ERA_OPTION('6.x'),
+    ...CMDLINE_OPTIONS,
+    ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'off' }),
+    { name: 'ram', default: '1G', desc: 'RAM at 0x40000000 (QEMU -m)', scope: 'machine', validate: (v) => parseSizeOption(v, 128n << 20n, 255n << 30n) },
+  ],
+  validate(options) {
+    return deviceCheck(options, qemuVirtSmmuv3);
+  },
+  build(options) {
+    const ram = BigInt(parseSizeOption(options.get('ram') ?? '1G', 128n << 20n, 255n << 30n, true)!);
+    return buildArmSmmu(qemuVirtSmmuv3, {
+      preset: 'qemu-virt-smmuv3',
+      board: 'QEMU virt (gic-version=3, iommu=smmuv3)',
+      ram: [{ base: 0x4000_0000n, size: ram }],
+      smmuBase: 0x0905_0000n,
+      smmuName: 'smmuv3',
+      smmuDevName: '9050000.smmuv3',
+      itsBase: 0x0808_0000n,
+      gicdBase: 0x0800_0000n,
+      ecamBase: 0x3f00_0000n,
+      busEnd: 15,
+      windows: [
+        { kind: 'mem32', cpuBase: 0x1000_0000n, pciBase: 0x1000_0000n, size: 0x2eff_0000n },
+        { kind: 'io', cpuBase: 0x3eff_0000n, pciBase: 0x0n, size: 0x1_0000n },
+        { kind: 'mem64-pref', cpuBase: 0x80_0000_0000n, pciBase: 0x80_0000_0000n, size: 0x80_0000_0000n },
+      ],
+      diskDev: 1,
+      autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
+      unsetSsid: 0,
+    }, options);
+  },
+};
