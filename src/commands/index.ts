@@ -11,13 +11,23 @@ import { traceCommand } from './builtin/trace.ts';
 import { dmesgCommand } from './builtin/dmesg.ts';
 import { xCommand } from './builtin/devmem.ts';
 import { bootCommand } from './builtin/boot.ts';
+import { machineCommand } from './builtin/machine.ts';
+import { smmuCommands } from './builtin/smmu.ts';
+import { walkCommand } from './builtin/walk.ts';
+import { dmaCommands } from './builtin/dma.ts';
+import { iommuCommands } from './builtin/iommu.ts';
+import { virtioCommands } from './builtin/virtio.ts';
+import { blkCommands } from './builtin/blk.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
 export function defaultRegistry(): Registry {
   const r = new Registry();
   r.addGroup('info', 'show what the machine and kernel hold');
-  for (const c of [printCommand, xpCommand, xCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand, setCommand, showCommand, traceCommand, dmesgCommand, bootCommand]) r.add(c);
+  r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc");
+  r.addGroup('blk', 'block I/O through the booted virtio-blk driver');
+  r.addGroup('smmu', 'SMMUv3 structures read from memory: stream table entries, context descriptors, the event queue');
+  for (const c of [printCommand, xpCommand, xCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand, setCommand, showCommand, traceCommand, dmesgCommand, bootCommand, machineCommand, ...smmuCommands, walkCommand, ...dmaCommands, ...iommuCommands, ...virtioCommands, ...blkCommands]) r.add(c);
   r.add(helpCommand(r));
   return r;
 }

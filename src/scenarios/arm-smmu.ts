@@ -46,7 +46,7 @@ const CMDLINE_OPTIONS: OptionDef[] = [
   { name: 'iommu.passthrough', default: '', values: ['', '0', '1'], desc: 'default domain: 1 identity (passthrough), 0 translated (kernel parameter)', scope: 'cmdline' },
   { name: 'iommu.strict', default: '', values: ['', '0', '1'], desc: 'unmap invalidation: 1 synchronous (DMA), 0 lazy flush queue (DMA-FQ) (kernel parameter)', scope: 'cmdline' },
   { name: 'arm-smmu-v3.disable_bypass', default: '', values: ['', '0', '1'], desc: 'unattached StreamIDs abort (1) or bypass (0); default 0 in 4.x, removed in v6.10 (kernel parameter)', scope: 'cmdline' },
-  { name: 'swiotlb', default: '', desc: 'swiotlb=<nslabs>[,force|noforce] bounce-buffer pool (kernel parameter)', scope: 'cmdline', validate: (v) => (v === '' || /^([0-9]+)?(,(force|noforce))?$/.test(v) ? undefined : 'swiotlb=<nslabs>[,force|noforce], e.g. 32768 or 65536,force') },
+  { name: 'swiotlb', default: '', desc: 'swiotlb=<nslabs>[,force|noforce] bounce-buffer pool (kernel parameter)', scope: 'cmdline', validate: (v) => (v === '' || /^(?:[0-9]+(?:,[0-9]+)?)?(?:,?(?:force|noforce))?$/.test(v) ? undefined : 'swiotlb=<nslabs>[,<nareas>][,force|noforce], e.g. 32768, 65536,force or noforce') },
   { name: 'cmdline', default: '', desc: 'any other kernel parameters, space separated', scope: 'cmdline' },
 ];
 

@@ -76,7 +76,7 @@ export const showCommand: CommandSpec = {
     const sys = s.system;
     const rows = sys.preset.options.map((o) => {
       const v = sys.options.get(o.name) ?? o.default;
-      return [o.name, (v || '(empty)') + (sys.options.has(o.name) ? ' *' : ''), o.scope, o.desc + (o.values ? ` [${o.values.join('|')}]` : '')];
+      return [o.name, (v || '(empty)') + (sys.options.has(o.name) ? ' *' : ''), o.scope, o.desc + (o.values ? ` [${o.values.map((x) => x || 'unset').join('|')}]` : '')];
     });
     return {
       kind: 'options',
