@@ -1,7 +1,8 @@
 // `npm run bench`: prints figures, never fails on a slow machine.
 // Start-up: the installed command (built bundle) against a bare `node -e 0`
 // measured in the same run, and what tsx would cost. Model: sparse memory,
-// and (as the model grows) translation and DMA throughput from bench/*.ts.
+// and (as the model grows) translation and DMA throughput from bench/*.ts;
+// bench/ui.ts times the terminal UI (first frames, a cell's output) under tmux.
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
@@ -44,7 +45,7 @@ try {
   const entries = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts')).map((f) => join(root, 'bench', f));
   await build({ entryPoints: entries, outdir: out, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning', outExtension: { '.js': '.mjs' } });
   const model = (name) => {
-    const r = spawnSync(process.execPath, ['--expose-gc', join(out, `${name}.mjs`)], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--expose-gc', join(out, `${name}.mjs`)], { cwd: root, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop());
   };

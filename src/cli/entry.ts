@@ -1,6 +1,15 @@
 /** Process entry: run main, set the exit code, and keep stack traces away from users. */
 import { main } from './main.ts';
 
+// A reader that goes away (`dma-lab run x.dma | head`) closes stdout: stop
+// quietly, as cat would, instead of dying with an EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

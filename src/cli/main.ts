@@ -19,6 +19,14 @@ commands:
   repl                   the plain command REPL
   run FILE|-             run a script of commands, one per line ('-' reads stdin)
   machines               list the machine presets
+  decode [FILE|-]        find IOMMU fault reports (arm-smmu-v3 events) in kernel log text and explain them
+  lessons                list the lessons with minutes and your progress
+  lesson ID              open a lesson (printed as text with each cell's output when not a terminal)
+  lesson ID --check      run every cell and goal solution, evaluate every check; status 1 on a failure
+  lint FILE...           check lesson files: FILE:LINE: message, status 1 on problems
+  progress               where you are in each lesson
+  progress reset ID|--all   forget progress (asks on a terminal; --yes otherwise)
+  progress export FILE   write your progress to FILE; progress import FILE reads one back
 
 options:
   --machine NAME         machine preset (default ${DEFAULT_PRESET}; see 'dma-lab machines')
@@ -26,6 +34,8 @@ options:
   --json                 run: one JSON object per command
   --keep-going           run: do not stop at the first failed command
   --echo                 run: print each command before its output (a transcript)
+  --check                lesson: check the lesson headless instead of opening it
+  --all, --yes           progress reset: every lesson; do not ask
   --no-color             no colour (also when NO_COLOR is set)
   -h, --help             this help
   -V, --version          the version`;
@@ -39,6 +49,9 @@ const OPTIONS = {
   'keep-going': { type: 'boolean' },
   echo: { type: 'boolean' },
   'no-color': { type: 'boolean' },
+  check: { type: 'boolean' },
+  all: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
 } as const;
 
 /** Which options each command accepts (help, version and no-color go everywhere). */
@@ -47,6 +60,11 @@ const ALLOWED: Record<string, string[]> = {
   repl: ['machine', 'set'],
   run: ['machine', 'set', 'json', 'keep-going', 'echo'],
   machines: ['json'],
+  decode: ['json'],
+  lessons: ['json'],
+  lesson: ['check'],
+  lint: [],
+  progress: ['all', 'yes', 'json'],
 };
 
 class UsageError extends Error {}
@@ -90,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`option --${k} does not apply to ${cmd ? `'${cmd}'` : 'the terminal UI'}`);
       }
     }
-    const maxPos = cmd === 'run' ? 2 : cmd === '' ? 0 : 1;
+    const maxPos = { run: 2, decode: 2, '': 0, lesson: 2, lint: Infinity, progress: 3 }[cmd] ?? 1;
     if (positionals.length > maxPos) throw new UsageError(`unexpected argument '${positionals[maxPos]}'`);
     const sets = parseSets(v.set);
     const machine = v.machine ?? DEFAULT_PRESET;
@@ -115,13 +133,38 @@ export async function main(argv: string[]): Promise<number> {
         const r = runScript(s, text, { json: v.json, keepGoing: v['keep-going'], echo: v.echo, color, file: file === '-' ? '<stdin>' : file, out, err });
         return r.failed ? 1 : 0;
       }
+      case 'decode': {
+        const { runDecode } = await import('./decode.ts');
+        return runDecode(positionals[1], { json: !!v.json, color, out, err });
+      }
+      case 'lessons':
+      case 'lesson':
+      case 'lint':
+      case 'progress': {
+        // The notebook's subcommands load markdown-it and yaml, never Ink: only
+        // `lesson ID` on a terminal imports the UI.
+        const nb = await import('../notebook/cli.ts');
+        const io = { out, err, color, stdinTty: !!process.stdin.isTTY };
+        if (cmd === 'lessons') return nb.cmdLessons(io, v.json);
+        if (cmd === 'lint') return nb.cmdLint(positionals.slice(1), io);
+        if (cmd === 'progress') return nb.cmdProgress(positionals.slice(1), io, { yes: v.yes, all: v.all, json: v.json });
+        const ref = positionals[1];
+        if (!ref) throw new UsageError("'lesson' needs a lesson id ('dma-lab lessons' lists them)");
+        if (!v.check && process.stdin.isTTY && process.stdout.isTTY) {
+          const e = nb.resolveLesson(ref, io);
+          if (!e) return 1;
+          const { runTui } = await import('../ui/run.tsx');
+          return runTui({ color, lessonFile: e.file });
+        }
+        return nb.cmdLesson(ref, io, !!v.check);
+      }
       case 'repl':
       case '': {
         const s = createSession(machine, sets);
         const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
         if (cmd === '' && tty) {
           const { runTui } = await import('../ui/run.tsx');
-          return runTui({ color });
+          return runTui({ color, ...(v.machine || sets.size ? { machine, options: sets } : {}) });
         }
         if (tty) return (await import('../repl/repl.ts')).runInteractive(s, { color });
         return (await import('../repl/piped.ts')).runPiped(s, { color });

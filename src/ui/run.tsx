@@ -1,12 +1,59 @@
 /**
- * The terminal UI's entry. This issue ships the home screen placeholder;
- * the notebook (lessons, panes, input line) is issue 4.
+ * The terminal UI's entry, loaded lazily by src/cli/main.ts (only this path
+ * imports Ink and React). Runs on the terminal's alternate screen, so
+ * leaving puts the shell back as it was; then prints where progress went.
  */
+import './ci-env.ts';
 import { render } from 'ink';
-import { Home } from './Home.tsx';
+import { App, type Start } from './App.tsx';
+import { listLessons, loadLessonFile } from '../notebook/library.ts';
+import { ProgressStore, progressFile } from '../notebook/progress.ts';
+import { PRESETS } from '../scenarios/index.ts';
+import { version } from '../cli/version.ts';
+import { timing } from './timing.ts';
 
-export async function runTui(o: { color: boolean }): Promise<number> {
-  const app = render(<Home color={o.color} />, { exitOnCtrlC: true });
-  await app.waitUntilExit();
+export interface TuiOptions {
+  color: boolean;
+  /** Open this lesson file directly. */
+  lessonFile?: string;
+  /** Open this machine for free exploration directly. */
+  machine?: string;
+  options?: ReadonlyMap<string, string>;
+}
+
+const ALT_ON = '\x1b[?1049h';
+const ALT_OFF = '\x1b[?1049l';
+
+export async function runTui(o: TuiOptions): Promise<number> {
+  let notice: string | undefined;
+  const store = ProgressStore.load(progressFile(), (m) => (notice = m));
+  const lessons = listLessons();
+  let start: Start = { kind: 'home' };
+  if (o.lessonFile) {
+    const entry = lessons.find((e) => e.file === o.lessonFile) ?? loadLessonFile(o.lessonFile);
+    start = { kind: 'lesson', entry };
+  } else if (o.machine) start = { kind: 'machine', preset: o.machine, options: o.options };
+
+  const out = process.stdout;
+  let onAlt = true;
+  const leaveAlt = (): void => {
+    if (onAlt) out.write(ALT_OFF);
+    onAlt = false;
+  };
+  out.write(ALT_ON);
+  process.once('exit', leaveAlt);
+  let summary: string | undefined;
+  const app = render(<App color={o.color} lessons={lessons} presets={PRESETS} store={store} version={version()} start={start} notice={notice} onExit={(s) => (summary = s)} />, {
+    exitOnCtrlC: false,
+    ...(timing.enabled ? { onRender: () => timing.frame() } : {}),
+  });
+  try {
+    await app.waitUntilExit();
+  } finally {
+    leaveAlt();
+    process.removeListener('exit', leaveAlt);
+  }
+  if (notice) process.stderr.write(`dma-lab: warning: ${notice}\n`);
+  if (summary) out.write(summary + '\n');
   return 0;
 }

@@ -12,7 +12,7 @@ test('tmux is installed (CI installs it from Debian packages)', () => {
 test('prompt names the machine; Tab completes commands and subcommands; history is saved', async () => {
   const t = new Tmux(['repl', '--machine', 'arm-virt']);
   try {
-    await t.waitFor('(arm-virt) ');
+    await t.waitFor('(arm-virt)');
     t.send('inf', true);
     t.send('Tab');
     t.send(' mt', true);

@@ -1,0 +1,310 @@
+/**
+ * The notebook engine: one open lesson (or a bare machine) on one Session.
+ * It runs cells and the reader's own commands through `Session.execute`,
+ * re-checks the step's goals after every command (through `Session.peek`,
+ * so checking leaves no mark), takes predictions, gives hints and
+ * solutions, moves between steps, and records progress. No terminal, no
+ * React: the Ink UI, `lesson --check` and the plain-text printer all drive
+ * this class.
+ *
+ * Step snapshots are a replay log. Every line run on the session is kept
+ * in order; because the model is deterministic (DESIGN.md: same commands,
+ * same preset, same bytes), "the machine when the step began" is a fresh
+ * machine with the log up to that point replayed: memory, devices, undo
+ * history, `$` and the xp format all come back exactly, whatever commands
+ * ran, and no model code needs to know about lessons.
+ *
+ * Resuming: a lesson reopened at its saved step N gets its machine by
+ * running the cells and goal solutions of the steps before N (what
+ * `lesson --check` does); the reader's own earlier commands are not
+ * replayed across sessions.
+ */
+import { createSession } from '../commands/index.ts';
+import type { Session, Outcome } from '../commands/session.ts';
+import type { MemoryFocus } from '../commands/panes.ts';
+import { cellCommands, toBig, type Cell, type Goal, type Lesson, type Predict, type Step } from './format.ts';
+import { captureBaselines, evaluateGoal, type GoalResult, type Observation } from './checks.ts';
+import { emptyLessonProgress, type LessonProgress } from './progress.ts';
+
+/** One command run and what came of it. */
+export interface Entry {
+  line: string;
+  outcome: Outcome;
+  /** The cell line said `# expect error`. */
+  expectError?: boolean;
+}
+
+export interface CellRun {
+  /** The cell text that ran (the reader may have edited it). */
+  source: string[];
+  entries: Entry[];
+  /** A command failed that was not meant to (the rest of the cell did not run), or one meant to fail did not. */
+  failed: boolean;
+  /** The prediction made before this run. */
+  prediction?: { answer: string; correct: boolean };
+  /** Run by the engine to rebuild the machine when the lesson resumed, not by the reader. */
+  replayed?: boolean;
+}
+
+export interface GoalState {
+  /** Passed at least once (kept in progress). */
+  passed: boolean;
+  /** The latest evaluation (undefined until the step's first command). */
+  result?: GoalResult;
+  /** Hints shown so far. */
+  hints: number;
+}
+
+export interface NotebookOptions {
+  /** The lesson's progress record: read to resume, written as the reader works. */
+  progress?: LessonProgress;
+  /** Open at this step instead of the saved one. */
+  step?: number;
+  /** Rebuild the machine for the starting step by running the earlier steps' cells and solutions (default true). */
+  prepare?: boolean;
+  now?: () => Date;
+}
+
+const norm = (s: string): string => s.trim().toLowerCase().replace(/\s+/g, ' ');
+
+export class Notebook {
+  session: Session;
+  step = 0;
+  readonly progress: LessonProgress;
+  /** Cell text edited by the reader, by cell id. */
+  readonly edits = new Map<string, string[]>();
+  /** The latest run of each cell, by cell id. */
+  readonly runs = new Map<string, CellRun>();
+  /** The reader's own commands, by step. */
+  readonly free = new Map<number, Entry[]>();
+  readonly goals = new Map<string, GoalState>();
+  /** The memory the last command looked at or changed (the memory pane follows it). */
+  focus: MemoryFocus | undefined;
+  /** Bumped on every change; the UI re-renders on it. */
+  version = 0;
+  /** What resuming ran to rebuild the machine, and which of those commands failed. */
+  prepared = { cells: 0, solutions: 0, failures: [] as string[] };
+  private log: string[] = [];
+  private stepStart = 0;
+  private baselines = new Map<string, Observation>();
+
+  private constructor(
+    readonly lesson: Lesson | undefined,
+    readonly preset: string,
+    readonly options: ReadonlyMap<string, string>,
+    progress: LessonProgress | undefined,
+  ) {
+    this.session = createSession(preset, options);
+    this.progress = progress ?? emptyLessonProgress();
+  }
+
+  /** Open a lesson (throws CommandError when its machine or options are not valid). */
+  static forLesson(lesson: Lesson, o: NotebookOptions = {}): Notebook {
+    const nb = new Notebook(lesson, lesson.meta.machine, new Map(Object.entries(lesson.meta.options)), o.progress);
+    nb.progress.lastOpened = (o.now ?? (() => new Date()))().toISOString();
+    for (const g of lesson.steps.flatMap((s) => s.goals)) nb.goals.set(g.id, { passed: nb.progress.goalsPassed.includes(g.id), hints: 0 });
+    const start = Math.min(Math.max(0, o.step ?? nb.progress.step), lesson.steps.length - 1);
+    if (o.prepare !== false) nb.prepareTo(start);
+    nb.goto(start);
+    return nb;
+  }
+
+  /** Free exploration: a machine, the input line, the panes; no lesson. */
+  static forMachine(preset: string, options: ReadonlyMap<string, string> = new Map()): Notebook {
+    return new Notebook(undefined, preset, options, undefined);
+  }
+
+  /** The machine now (a `machine` or `set` command can change it from the lesson's). */
+  get machineName(): string {
+    return this.session.system.preset.name;
+  }
+
+  get steps(): Step[] {
+    return this.lesson?.steps ?? [];
+  }
+  get current(): Step | undefined {
+    return this.lesson?.steps[this.step];
+  }
+  /** Number of `##` steps (the introduction is not counted). */
+  get stepCount(): number {
+    return Math.max(0, this.steps.length - 1);
+  }
+
+  cell(id: string): Cell | undefined {
+    for (const s of this.steps) for (const c of s.cells) if (c.id === id) return c;
+    return undefined;
+  }
+
+  /** The text a cell will run: the reader's edit, or the lesson's. */
+  cellSource(c: Cell): string[] {
+    return this.edits.get(c.id) ?? c.source;
+  }
+
+  editCell(id: string, source: string[]): void {
+    const c = this.cell(id);
+    if (!c) return;
+    if (source.join('\n') === c.source.join('\n')) this.edits.delete(id);
+    else this.edits.set(id, source);
+    this.version++;
+  }
+
+  /** Run a line on the session, keep it in the replay log, follow its focus. */
+  private exec(line: string): Outcome {
+    const o = this.session.execute(line);
+    if (!(o.ok && o.empty)) this.log.push(line);
+    if (o.ok && !o.empty && o.result.focus) this.focus = o.result.focus;
+    return o;
+  }
+
+  /** The prediction a cell still waits for (none once made, or when the cell has none). */
+  pendingPrediction(id: string): Predict | undefined {
+    const c = this.cell(id);
+    if (!c?.predict || this.progress.predictions[id]) return undefined;
+    return c.predict;
+  }
+
+  /**
+   * Record a prediction. With choices, a number picks a choice (1 = the
+   * first); the comparison ignores case and extra blanks, and numbers
+   * compare as numbers (0x10 is 16).
+   */
+  predict(id: string, answer: string): { answer: string; correct: boolean } | undefined {
+    const p = this.cell(id)?.predict;
+    if (!p) return undefined;
+    let a = answer.trim();
+    if (p.choices && /^\d+$/.test(a) && Number(a) >= 1 && Number(a) <= p.choices.length) a = p.choices[Number(a) - 1]!;
+    const na = toBig(a);
+    const nb = toBig(p.answer);
+    // 0x0 and 0 are the same answer to "what is 0xffffffffffffffff + 1?"
+    const rec = { answer: a, correct: na !== undefined && nb !== undefined ? na === nb : norm(a) === norm(p.answer) };
+    this.progress.predictions[id] = rec;
+    this.version++;
+    return rec;
+  }
+
+  /** Run a cell's commands in order; stops at the first unexpected failure. */
+  runCell(id: string, opts: { replayed?: boolean } = {}): CellRun | undefined {
+    const c = this.cell(id);
+    if (!c) return undefined;
+    const source = this.cellSource(c);
+    const run: CellRun = { source, entries: [], failed: false };
+    const pred = this.progress.predictions[id];
+    if (pred && c.predict && !opts.replayed) run.prediction = pred;
+    for (const cmd of cellCommands({ ...c, source })) {
+      const outcome = this.exec(cmd.text);
+      run.entries.push({ line: cmd.text, outcome, ...(cmd.expectError ? { expectError: true } : {}) });
+      if (outcome.ok === !!cmd.expectError) {
+        run.failed = true;
+        break;
+      }
+    }
+    if (opts.replayed) run.replayed = true;
+    this.runs.set(id, run);
+    if (!opts.replayed && !this.progress.cellsRun.includes(id)) this.progress.cellsRun.push(id);
+    if (!opts.replayed) this.checkGoals();
+    this.version++;
+    return run;
+  }
+
+  /** Run one of the reader's own commands. */
+  runFree(line: string): Entry | undefined {
+    if (!line.trim()) return undefined;
+    const outcome = this.exec(line);
+    const e: Entry = { line, outcome };
+    const list = this.free.get(this.step) ?? [];
+    list.push(e);
+    this.free.set(this.step, list);
+    this.checkGoals();
+    this.version++;
+    return e;
+  }
+
+  /** `undo`, as the reader would type it. */
+  undo(): Entry | undefined {
+    return this.runFree('undo');
+  }
+
+  /** Re-evaluate the current step's goals; returns those that passed for the first time. */
+  checkGoals(): Goal[] {
+    const newly: Goal[] = [];
+    for (const g of this.current?.goals ?? []) {
+      const st = this.goals.get(g.id)!;
+      st.result = evaluateGoal(this.session, g, this.baselines);
+      if (st.result.pass && !st.passed) {
+        st.passed = true;
+        newly.push(g);
+        if (!this.progress.goalsPassed.includes(g.id)) this.progress.goalsPassed.push(g.id);
+      }
+    }
+    return newly;
+  }
+
+  /** Evaluate a goal now without recording anything (for --check and tests). */
+  evaluate(g: Goal): GoalResult {
+    return evaluateGoal(this.session, g, this.baselines);
+  }
+
+  /** The next hint of a goal, or undefined when all have been shown. */
+  hint(goalId: string): { text: string; n: number; of: number } | undefined {
+    const g = this.current?.goals.find((x) => x.id === goalId) ?? this.lesson?.steps.flatMap((s) => s.goals).find((x) => x.id === goalId);
+    const st = this.goals.get(goalId);
+    if (!g || !st || st.hints >= g.hints.length) return undefined;
+    st.hints++;
+    this.version++;
+    return { text: g.hints[st.hints - 1]!, n: st.hints, of: g.hints.length };
+  }
+
+  /** The first goal of the step not passed yet (else the last goal), which hint and solution act on. */
+  activeGoal(): Goal | undefined {
+    const gs = this.current?.goals ?? [];
+    return gs.find((g) => !this.goals.get(g.id)!.passed) ?? gs[gs.length - 1];
+  }
+
+  /** Go to a step: the machine stays as it is; this moment becomes the step's snapshot. */
+  goto(step: number): void {
+    if (!this.lesson) return;
+    this.step = Math.min(Math.max(0, step), this.lesson.steps.length - 1);
+    this.progress.step = this.step;
+    this.progress.furthest = Math.max(this.progress.furthest, this.step);
+    this.stepStart = this.log.length;
+    this.baselines = captureBaselines(this.session, this.current!.goals);
+    for (const g of this.current!.goals) this.goals.get(g.id)!.result = undefined;
+    this.version++;
+  }
+
+  /**
+   * Put the machine back as it was when this step began (replaying the log
+   * up to then on a fresh machine) and clear the step's outputs.
+   */
+  resetStep(): void {
+    const keep = this.log.slice(0, this.stepStart);
+    this.session = createSession(this.preset, this.options);
+    this.log = [];
+    this.focus = undefined;
+    for (const line of keep) this.exec(line);
+    for (const c of this.current?.cells ?? []) this.runs.delete(c.id);
+    this.free.delete(this.step);
+    this.goto(this.step);
+  }
+
+  /** Run the cells and goal solutions of every step before `step`, to rebuild the machine a resumed lesson expects. */
+  prepareTo(step: number): void {
+    for (const s of this.steps.slice(0, step)) {
+      for (const c of s.cells) {
+        const r = this.runCell(c.id, { replayed: true })!;
+        this.prepared.cells++;
+        if (r.failed) this.prepared.failures.push(`${c.id}: ${r.entries[r.entries.length - 1]?.line ?? ''}`);
+      }
+      for (const g of s.goals) {
+        const o = this.exec(g.solution);
+        this.prepared.solutions++;
+        if (!o.ok) this.prepared.failures.push(`${g.id} solution: ${g.solution}`);
+      }
+    }
+  }
+
+  /** Commands run so far (cells, solutions, the reader's), the replay log. */
+  history(): readonly string[] {
+    return this.log;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The progress store: where each lesson was left, what the reader did.
+ *
+ * File: stateDir()/progress.json (DMA_LAB_STATE_DIR overrides the
+ * directory; see src/cli/paths.ts). Format, version 1:
+ *
+ *   {
+ *     "version": 1,
+ *     "lessons": {
+ *       "<lesson id>": {
+ *         "step": 3,                        step the reader is on (0 = the introduction)
+ *         "furthest": 4,                    furthest step reached (a prose step counts as done once reached)
+ *         "cellsRun": ["s1c1", "s2c1"],     cells run at least once: s<step>c<n>, n from 1 within the step
+ *         "predictions": {                  predictions made, by cell id
+ *           "s2c1": {"answer": "zeros", "correct": true}
+ *         },
+ *         "goalsPassed": ["s3g1"],          goals passed at least once: s<step>g<n>
+ *         "lastOpened": "2025-06-01T10:00:00.000Z"   ISO 8601, when the lesson was last opened
+ *       }
+ *     }
+ *   }
+ *
+ * Writes are atomic: the JSON goes to a temporary file beside it, then
+ * rename() replaces progress.json, so a crash never leaves half a file. A
+ * file that does not parse or does not validate is moved aside to
+ * progress.json.corrupt-N (the first free N) with a warning, and a fresh
+ * store starts; nothing is silently thrown away. Unknown keys are kept
+ * neither on load nor on write (the file is ours).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { stateDir } from '../cli/paths.ts';
+import type { Lesson } from './format.ts';
+
+export const PROGRESS_VERSION = 1;
+
+export interface LessonProgress {
+  step: number;
+  furthest: number;
+  cellsRun: string[];
+  predictions: Record<string, { answer: string; correct: boolean }>;
+  goalsPassed: string[];
+  lastOpened?: string;
+}
+
+export interface ProgressFile {
+  version: number;
+  lessons: Record<string, LessonProgress>;
+}
+
+export const progressFile = (): string => join(stateDir(), 'progress.json');
+
+export const emptyProgress = (): ProgressFile => ({ version: PROGRESS_VERSION, lessons: {} });
+export const emptyLessonProgress = (): LessonProgress => ({ step: 0, furthest: 0, cellsRun: [], predictions: {}, goalsPassed: [] });
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Check a parsed progress file; returns the problems (empty when valid). */
+export function validateProgress(v: unknown): string[] {
+  const errs: string[] = [];
+  if (!isObj(v)) return ['the file is not a JSON object'];
+  if (v.version !== PROGRESS_VERSION) errs.push(`version is ${JSON.stringify(v.version)}, expected ${PROGRESS_VERSION}`);
+  if (!isObj(v.lessons)) return [...errs, "'lessons' must be an object keyed by lesson id"];
+  for (const [id, p] of Object.entries(v.lessons)) {
+    const at = `lessons.${id}`;
+    if (!isObj(p)) {
+      errs.push(`${at} must be an object`);
+      continue;
+    }
+    if (!isCount(p.step)) errs.push(`${at}.step must be a step number (0 or more)`);
+    if (!isCount(p.furthest)) errs.push(`${at}.furthest must be a step number (0 or more)`);
+    if (!isStrList(p.cellsRun)) errs.push(`${at}.cellsRun must be a list of cell ids`);
+    if (!isStrList(p.goalsPassed)) errs.push(`${at}.goalsPassed must be a list of goal ids`);
+    if (!isObj(p.predictions)) errs.push(`${at}.predictions must be an object keyed by cell id`);
+    else
+      for (const [cell, pr] of Object.entries(p.predictions)) {
+        if (!isObj(pr) || typeof pr.answer !== 'string' || typeof pr.correct !== 'boolean') errs.push(`${at}.predictions.${cell} must be {answer: text, correct: true|false}`);
+      }
+    if (p.lastOpened !== undefined && (typeof p.lastOpened !== 'string' || Number.isNaN(Date.parse(p.lastOpened)))) errs.push(`${at}.lastOpened must be an ISO 8601 date`);
+  }
+  return errs;
+}
+
+/** Only the documented fields, in the documented order. */
+function normalize(f: ProgressFile): ProgressFile {
+  const lessons: Record<string, LessonProgress> = {};
+  for (const id of Object.keys(f.lessons).sort()) {
+    const p = f.lessons[id]!;
+    lessons[id] = {
+      step: p.step,
+      furthest: Math.max(p.furthest, p.step),
+      cellsRun: [...new Set(p.cellsRun)],
+      predictions: { ...p.predictions },
+      goalsPassed: [...new Set(p.goalsPassed)],
+      ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
+    };
+  }
+  return { version: PROGRESS_VERSION, lessons };
+}
+
+/** Write JSON atomically: a temporary file in the same directory, then rename over the target. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* nothing to clean */
+    }
+    throw e;
+  }
+}
+
+export class ProgressStore {
+  data: ProgressFile;
+
+  private constructor(
+    readonly file: string,
+    data: ProgressFile,
+  ) {
+    this.data = data;
+  }
+
+  /**
+   * Load the store. A missing file is an empty store; a corrupt one is
+   * moved aside (progress.json.corrupt-N) and `warn` is told where.
+   */
+  static load(file = progressFile(), warn: (msg: string) => void = () => {}): ProgressStore {
+    if (!existsSync(file)) return new ProgressStore(file, emptyProgress());
+    let problem: string | undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+      const errs = validateProgress(parsed);
+      if (errs.length) problem = errs[0];
+    } catch (e) {
+      problem = e instanceof SyntaxError ? `not valid JSON (${e.message})` : (e as Error).message;
+    }
+    if (problem === undefined) return new ProgressStore(file, normalize(parsed as ProgressFile));
+    let n = 1;
+    while (existsSync(`${file}.corrupt-${n}`)) n++;
+    const aside = `${file}.corrupt-${n}`;
+    renameSync(file, aside);
+    warn(`progress file ${file} is unreadable (${problem}); moved it to ${aside} and started a fresh one`);
+    return new ProgressStore(file, emptyProgress());
+  }
+
+  lesson(id: string): LessonProgress | undefined {
+    return this.data.lessons[id];
+  }
+
+  /** The lesson's record, created empty when missing. */
+  ensure(id: string): LessonProgress {
+    return (this.data.lessons[id] ??= emptyLessonProgress());
+  }
+
+  /** Write the store (a normalized copy: the lesson records stay the objects open notebooks write to). */
+  save(): void {
+    writeJsonAtomic(this.file, normalize(this.data));
+  }
+
+  /** Forget one lesson, or all of them. Returns the ids forgotten. */
+  reset(id?: string): string[] {
+    const ids = id === undefined ? Object.keys(this.data.lessons) : this.data.lessons[id] ? [id] : [];
+    for (const i of ids) delete this.data.lessons[i];
+    return ids;
+  }
+
+  exportTo(file: string): void {
+    writeJsonAtomic(file, normalize(this.data));
+  }
+
+  /**
+   * Read a progress file exported earlier and merge it in: each lesson in
+   * it replaces that lesson's record here; other lessons are kept. Throws
+   * an Error listing the problems when the file does not validate.
+   */
+  importFrom(file: string): string[] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(e instanceof SyntaxError ? `${file} is not valid JSON: ${e.message}` : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const errs = validateProgress(parsed);
+    if (errs.length) throw new Error(`${file} is not a dma-lab progress file:\n  ${errs.join('\n  ')}`);
+    const f = normalize(parsed as ProgressFile);
+    for (const [id, p] of Object.entries(f.lessons)) this.data.lessons[id] = p;
+    return Object.keys(f.lessons);
+  }
+}
+
+/** Where a lesson stands: steps done of total, goals passed of total. */
+export interface LessonStanding {
+  started: boolean;
+  stepsDone: number;
+  steps: number;
+  goalsPassed: number;
+  goals: number;
+  cellsRun: number;
+  cells: number;
+  predictions: number;
+  predictionsCorrect: number;
+}
+
+/**
+ * A `##` step is done when it has been reached, every cell in it has run
+ * and every goal in it has passed (a prose-only step: once reached).
+ */
+export function standing(lesson: Lesson, p: LessonProgress | undefined): LessonStanding {
+  const steps = lesson.steps.slice(1);
+  const cells = steps.flatMap((s) => s.cells);
+  const goals = steps.flatMap((s) => s.goals);
+  const ran = new Set(p?.cellsRun ?? []);
+  const passed = new Set(p?.goalsPassed ?? []);
+  const preds = Object.values(p?.predictions ?? {});
+  return {
+    started: !!p,
+    stepsDone: p ? steps.filter((s) => s.index <= p.furthest && s.cells.every((c) => ran.has(c.id)) && s.goals.every((g) => passed.has(g.id))).length : 0,
+    steps: steps.length,
+    goalsPassed: goals.filter((g) => passed.has(g.id)).length,
+    goals: goals.length,
+    cellsRun: cells.filter((c) => ran.has(c.id)).length,
+    cells: cells.length,
+    predictions: preds.length,
+    predictionsCorrect: preds.filter((x) => x.correct).length,
+  };
+}
+
+/** "3/7 steps, goals 1/2" or "not started". */
+export function standingText(s: LessonStanding): string {
+  if (!s.started) return 'not started';
+  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}` : ''}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * The inspector's panes: memory (a hexdump around the last command's
+ * focus), the DMA trace, then the lesson's own front-matter panes. Only the
+ * pane on screen is produced, again after every command (nb.version).
+ */
+import { useMemo } from 'react';
+import type { Line } from '../../inspect/view.ts';
+import { commandPane, memoryPane } from '../../commands/panes.ts';
+import type { Notebook } from '../../notebook/engine.ts';
+
+export interface PaneDef {
+  title: string;
+  /** A look-only command; none for the memory pane. */
+  run?: string;
+}
+
+export function usePanes(nb: Notebook, pane: number, scroll: number, box: { width: number; rows: number }) {
+  const paneDefs: PaneDef[] = useMemo(() => [{ title: 'memory' }, { title: 'DMA trace', run: 'trace show 8' }, ...(nb.lesson?.meta.panes ?? [])], [nb]);
+  const paneIdx = Math.min(pane, paneDefs.length - 1);
+  const paneBody = Math.max(0, box.rows - 1);
+  const paneView: { title: string; lines: Line[]; top: number } = useMemo(() => {
+    const d = paneDefs[paneIdx]!;
+    if (!d.run) {
+      // the memory pane scrolls through memory itself
+      const p = memoryPane(nb.session, nb.focus, { rows: paneBody, width: box.width, scroll });
+      return { title: p.title, lines: p.lines, top: 0 };
+    }
+    const p = commandPane(nb.session, d.title, d.run);
+    return { title: d.title, lines: p.lines, top: Math.max(0, Math.min(scroll, p.lines.length - paneBody)) };
+  }, [nb, nb.version, nb.session, paneIdx, scroll, paneBody, box.width]);
+  return { paneDefs, paneIdx, paneBody, paneView };
+}
