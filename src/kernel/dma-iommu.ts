@@ -332,7 +332,11 @@ export class IommuDma implements Stateful {
     let pfn = 0;
     if (limit > DMA_BIT_MASK_32) {
       const ds = this.core.devState(dev);
-      const trySac = this.version >= 604 ? !!ds?.pci32bitWorkaround : !!dev.pci && !this.core.policy.forcedac;
+      // The 32-bit-first ("SAC") trick for PCI devices arrived in v4.11:
+      // commit 122fac030e91 "iommu/dma: Implement PCI allocation
+      // optimisation" (Jan 2017, arm/core for the v4.11 merge window). A 4.10
+      // kernel allocates straight from the top of the device's limit.
+      const trySac = this.version >= 604 ? !!ds?.pci32bitWorkaround : this.version >= 411 && !!dev.pci && !this.core.policy.forcedac;
       if (trySac) {
         pfn = iovad.allocIovaFast(len, Number(DMA_BIT_MASK_32 >> shift), false);
         if (!pfn) {

@@ -94,7 +94,9 @@ function entryLines(e: Entry, prompt: string, color: boolean): string {
 export function printLesson(lesson: Lesson, out: (s: string) => void, o: { color: boolean; width?: number }): boolean {
   const width = o.width ?? 80;
   const nb = Notebook.forLesson(lesson, { step: 0, prepare: false, now: () => new Date(0) });
-  const prompt = `(${lesson.meta.machine}) `;
+  // The prompt names the machine each command ran on: a `machine` command switches it.
+  let machineName = lesson.meta.machine;
+  const prompt = (): string => `(${machineName}) `;
   const prose = (tokens: Parameters<typeof renderProse>[0]): string => renderProse(tokens, { width, marks: true }).map(docText).join('\n');
   let ok = true;
   out(`${lesson.meta.title}\n${'='.repeat(Math.min(width, lesson.meta.title.length))}\n${lesson.meta.summary}\nmachine ${lesson.meta.machine}${Object.keys(lesson.meta.options).length ? ` (${Object.entries(lesson.meta.options).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}, about ${lesson.meta.minutes} minutes, ${lesson.steps.length - 1} steps\n`);
@@ -113,7 +115,11 @@ export function printLesson(lesson: Lesson, out: (s: string) => void, o: { color
         }
         const r = nb.runCell(c.id)!;
         if (r.failed) ok = false;
-        out('\n' + r.entries.map((e) => entryLines(e, prompt, o.color)).join('\n') + '\n');
+        out('\n' + r.entries.map((e) => {
+          const text = entryLines(e, prompt(), o.color);
+          if (e.outcome.ok && !e.outcome.empty && e.outcome.result.kind === 'machine') machineName = (e.outcome.result.data as { preset: string }).preset;
+          return text;
+        }).join('\n') + '\n');
         if (c.predict) out(`Answer: ${c.predict.answer}. ${c.predict.explain}\n`);
       } else {
         const g = b.goal;

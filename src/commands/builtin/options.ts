@@ -22,6 +22,8 @@ export function applyOptions(s: Session, pairs: { key: string; value: string; sp
       const sug = s.registry.suggest(p.key, names);
       throw new CommandError(`${preset.name} has no option '${p.key}'${sug ? `; did you mean '${sug}'?` : ''}`, p.keySpan, names.join(', '), "'show' lists the options");
     }
+    // `show` prints an empty value as 'unset'; accept that spelling back.
+    if (p.value === 'unset' && o.values?.includes('')) p.value = '';
     if (o.values && !o.values.includes(p.value)) throw new CommandError(`'${p.value}' is not a value of ${o.name}`, p.span, `one of ${o.values.join(', ')}`);
     const err = o.validate?.(p.value);
     if (err) throw new CommandError(`bad value for ${o.name}: ${err}`, p.span);

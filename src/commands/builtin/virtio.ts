@@ -95,7 +95,8 @@ export const infoVirtio: CommandSpec = {
         if (!qs.enabled && !drv) {
           rows.push([`queue ${q}`, `not set up (${qs.numMax} entries offered)`]);
         } else {
-          rows.push([`queue ${q}${drv ? ` (${drv.name})` : ''}`, `${qs.num} entries, align ${qs.align}: desc ${hex(qs.desc)} avail ${hex(qs.avail)} used ${hex(qs.used)} (${kind}, as programmed)`]);
+          // The driver's ring layout alignment (Linux: 4096 legacy, SMP_CACHE_BYTES = 64 modern); QEMU's own vring_align is in info virtio-queue-status.
+          rows.push([`queue ${q}${drv ? ` (${drv.name})` : ''}`, `${qs.num} entries, align ${drv ? drv.align : qs.align}: desc ${hex(qs.desc)} avail ${hex(qs.avail)} used ${hex(qs.used)} (${kind}, as programmed)`]);
           if (drv) rows.push(['', `ring memory at PA ${hex(drv.pa)} (${drv.allocator}, ${drv.allocBytes} bytes): desc ${hex(drv.descPa)} avail ${hex(drv.availPa)} used ${hex(drv.usedPa)}; avail.idx at ${hex(qs.avail + 2n)}`]);
           rows.push(['', `device: last_avail_idx ${qs.lastAvailIdx}, used_idx ${qs.usedIdx}, inuse ${qs.inuse}`]);
         }
