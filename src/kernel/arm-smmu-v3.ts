@@ -368,9 +368,17 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   // ---- command queue ----------------------------------------------------------------
 
   /** arm_smmu_cmdq_build_cmd + arm_smmu_cmdq_insert_cmd + the PROD write. */
-  private issueCmd(op: number, fields: Record<string, u64 | number | boolean>): void {
+  /**
+   * Write one command and (by default) publish it by writing CMDQ_PROD. The
+   * current driver batches (arm_smmu_cmdq_issue_cmdlist: TLBIs and their
+   * CMD_SYNC published with one PROD write); the 2017 driver published each
+   * command as it went. `kick: false` leaves the PROD write to the next call.
+   */
+  private issueCmd(op: number, fields: Record<string, u64 | number | boolean>, kick = true): void {
     const q = this.s.cmdq;
     if (qFull(q.prod, q.cons, q.shift)) {
+      // Publish what is written but not yet kicked, so the SMMU can drain it.
+      this.writel(R.SMMU_CMDQ_PROD, q.prod);
       q.cons = this.readl(R.SMMU_CMDQ_CONS);
       if (qFull(q.prod, q.cons, q.shift)) {
         this.print('err', 'CMDQ timeout');
@@ -380,7 +388,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     const words = encode(C.cmdLayout(op), { Opcode: op, ...fields });
     this.mem.writeWords(q.base + BigInt(C.CMD_SIZE * qIdx(q.prod, q.shift)), words);
     q.prod = qInc(q.prod, q.shift);
-    this.writel(R.SMMU_CMDQ_PROD, q.prod);
+    if (kick) this.writel(R.SMMU_CMDQ_PROD, q.prod);
   }
 
   /** arm_smmu_cmdq_issue_sync: CMD_SYNC with CS=SEV, then wait until CONS catches up. */
@@ -647,10 +655,11 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     if (!d || d.stage !== 's1' || !this.s.probed || size === 0n) return;
     const start = iova & ~0xfffn;
     const pages = Number((iova + size - 1n - start) >> 12n) + 1;
+    const kickEach = this.era !== 'current';
     if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
-      this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! });
+      this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! }, kickEach);
     } else {
-      for (let i = 0; i < pages; i++) this.issueCmd(C.CMD_TLBI_NH_VA, { ASID: d.asid!, Leaf: true, Address: start + BigInt(i * 4096) });
+      for (let i = 0; i < pages; i++) this.issueCmd(C.CMD_TLBI_NH_VA, { ASID: d.asid!, Leaf: true, Address: start + BigInt(i * 4096) }, kickEach);
     }
     this.issueSync();
   }
