@@ -28,6 +28,7 @@ import { IommuCore } from './iommu.ts';
 import { IommuDma } from './dma-iommu.ts';
 import { DmaMapping } from './dma-mapping.ts';
 import { ArmSmmuV3Driver } from './arm-smmu-v3.ts';
+import { IntelIommuDriver } from './intel-iommu.ts';
 import type { KDevice } from './types.ts';
 import { KERNEL_ERAS, type KernelEra } from './era.ts';
 import type { VirtioEnv } from './virtio/env.ts';
@@ -40,8 +41,25 @@ export const KERNEL_RESERVED = 64n << 20n;
 /** The fields of a struct device the kernel changes after boot (saved for undo). */
 type DevFields = Pick<KDevice, 'dmaMask' | 'coherentDmaMask' | 'busDmaLimit' | 'dmaOps' | 'group' | 'alias'>;
 
+/**
+ * PCI drivers the lab binds without modelling their I/O: name and the DMA
+ * mask they set (e1000e and ahci ask for 64 bits; lpc_ich and i801_smbus do
+ * no DMA). Binding matters for the iommu core: a group's type can change
+ * only while no driver is bound.
+ */
+const OTHER_DRIVERS: Record<string, { driver: string; mask?: number }> = {
+  '8086:10d3': { driver: 'e1000e', mask: 64 },
+  '8086:2922': { driver: 'ahci', mask: 64 },
+  '8086:2918': { driver: 'lpc_ich' },
+  '8086:2930': { driver: 'i801_smbus' },
+};
+
 export class Linux implements Stateful {
   readonly devices: KDevice[] = [];
+  /** The driver bound to each device (dev_name -> driver name). */
+  readonly bound = new Map<string, string>();
+  /** The Intel IOMMU driver, on x86 machines with a DMAR table. */
+  intel: IntelIommuDriver | undefined;
   readonly smmus: ArmSmmuV3Driver[] = [];
   readonly disks = new VirtioBlkDisks();
   readonly probes = new Map<string, VirtblkProbeResult>();
@@ -79,13 +97,15 @@ export class Linux implements Stateful {
     const parts = new Map<string, unknown>();
     for (const [k, p] of this.parts) parts.set(k, p.saveState());
     const devs: DevFields[] = this.devices.map((d) => ({ dmaMask: d.dmaMask, coherentDmaMask: d.coherentDmaMask, busDmaLimit: d.busDmaLimit, dmaOps: d.dmaOps, group: d.group, alias: d.alias }));
-    return { parts, devs: clone(devs) };
+    return { parts, devs: clone(devs), bound: [...this.bound] };
   }
 
   restoreState(st: unknown): void {
-    const s = st as { parts: Map<string, unknown>; devs: DevFields[] };
+    const s = st as { parts: Map<string, unknown>; devs: DevFields[]; bound: [string, string][] };
     for (const [k, p] of this.parts) if (s.parts.has(k)) p.restoreState(s.parts.get(k));
     this.devices.forEach((d, i) => Object.assign(d, s.devs[i]));
+    this.bound.clear();
+    for (const [k, v] of s.bound) this.bound.set(k, v);
   }
 }
 
@@ -108,7 +128,11 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
 
   // Memory: RAM regions minus what the kernel image occupies at the bottom.
   const ram = m.memory.listRegions().filter((r) => r.kind === 'ram');
-  const ranges = ram.map((r, i) => (i === 0 ? { base: r.base + KERNEL_RESERVED, size: r.size - KERNEL_RESERVED } : { base: r.base, size: r.size }));
+  // The kernel image and early allocations take the first KERNEL_RESERVED bytes of RAM.
+  const resEnd = ram[0]!.base + KERNEL_RESERVED;
+  const ranges = ram
+    .map((r) => (r.base + r.size <= resEnd ? undefined : r.base < resEnd ? { base: resEnd, size: r.base + r.size - resEnd } : { base: r.base, size: r.size }))
+    .filter((r): r is { base: u64; size: u64 } => r !== undefined);
   const pages = new PageAllocator(ranges);
   const top = ram.reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
   const swiotlb = new Swiotlb(kernel, m.memory, pages, { version: era.version });
@@ -131,7 +155,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       era: era.smmu,
       // A module parameter the driver no longer has (v6.10+) is ignored silently
       // (init/main.c: unknown dotted parameters are not passed to init).
-      disableBypass: era.smmu === 'current' || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
+      disableBypass: era.version >= 610 || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
       log,
     });
     drv.probe();
@@ -139,13 +163,25 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
     linux.smmus.push(drv);
     linux.add(`smmu:${drv.name}`, drv);
   }
+  // x86: the DMAR table, interrupt remapping (set up early, even with intel_iommu=off).
+  let intel: IntelIommuDriver | undefined;
+  if (o.firmware?.dmar) {
+    intel = new IntelIommuDriver({ memory: m.memory, pages, dmar: o.firmware.dmar.bytes, version: era.version, cmdline: kernel.cmdline, log, now: () => kernel.dmesg().at(-1)?.time ?? 0 });
+    intel.earlyParams();
+    intel.irqRemappingInit();
+    linux.add('intel-iommu', intel);
+    linux.intel = intel;
+  }
   core.subsysInit();
 
   // The PCI scan, about a second into boot as on the seed's fast model.
   kernel.tick(1_100_000);
+  for (const h of m.pciHosts) for (const f of h.functions) log('info', pciScanLine(f));
+  // intel_iommu_init (a rootfs initcall, after the PCI scan): units, root tables, QI.
+  const intelOn = intel ? intel.init() : false;
+  if (intel && intelOn) core.registerDriver(intel);
   for (const h of m.pciHosts) {
     for (const f of h.functions) {
-      log('info', pciScanLine(f));
       const master = m.masters.get(f.name);
       if (!master) continue;
       const fw = o.firmware?.smmus.find((s) => s.streamId(h, f) !== undefined);
@@ -158,20 +194,33 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
         coherentDmaMask: dmaBitMask(32),
         busDmaLimit: 0n,
         dmaOps: 'direct',
-        iommuName: fw ? linux.smmus[o.firmware!.smmus.indexOf(fw)]!.name : undefined,
+        iommuName: fw ? linux.smmus[o.firmware!.smmus.indexOf(fw)]!.name : intel && intelOn && intel.deviceLookup(f.bdf) ? intel.name : undefined,
         fwSid: fw ? fw.streamId(h, f) : undefined,
         coherent: o.firmware?.dmaCoherent ?? true,
       };
       linux.devices.push(dev);
-      if (dev.iommuName) core.probeDevice(dev);
+      // Functions of one multi-function device without ACS share a group
+      // (drivers/iommu/iommu.c pci_device_group: get_pci_function_alias_group).
+      const sibling = f.bdf.fn > 0 ? linux.devices.find((d) => d.pci && d !== dev && d.pci.bdf.bus === f.bdf.bus && d.pci.bdf.dev === f.bdf.dev && d.group !== undefined) : undefined;
+      if (dev.iommuName) core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
     }
   }
+  if (intel && intelOn) intel.enableTranslation();
 
   // Drivers: virtio-pci for every virtio function, then virtio-blk.
   let virtioIndex = 0;
   let diskIndex = 0;
   for (const dev of linux.devices) {
+    const other = dev.pci ? OTHER_DRIVERS[`${hexRaw(dev.pci.vendorId, 4)}:${hexRaw(dev.pci.deviceId, 4)}`] : undefined;
+    if (other) {
+      // Drivers the lab does not model beyond binding: dma_configure and their DMA mask.
+      dma.dmaConfigure(dev, { driver: other.driver });
+      if (other.mask) dma.dmaSetMaskAndCoherent(dev, dmaBitMask(other.mask));
+      linux.bound.set(dev.name, other.driver);
+      continue;
+    }
     if (!(dev.pci instanceof VirtioPciDevice)) continue;
+    linux.bound.set(dev.name, 'virtio-pci');
     dma.dmaConfigure(dev, { driver: 'virtio-pci' });
     const r = virtblkProbe(env, dev, { virtioIndex: virtioIndex++, diskIndex: diskIndex++ });
     linux.probes.set(dev.name, r);
@@ -182,6 +231,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
     }
   }
   for (const drv of linux.smmus) drv.evtqThread();
+  intel?.dmarFault();
   kernel.booted = true;
   return linux;
 }

@@ -8,6 +8,7 @@
 import type { u64 } from './u64.ts';
 import type { PciFunction, PciHostBridge } from './pci.ts';
 import type { SmmuV3 } from './smmuv3/smmuv3.ts';
+import type { VtdUnit } from './vtd/vtd.ts';
 
 export interface FirmwareSmmu {
   kind: 'smmuv3';
@@ -20,10 +21,19 @@ export interface FirmwareSmmu {
   streamId(host: PciHostBridge, f: PciFunction): number | undefined;
 }
 
+/** An ACPI DMAR table and the VT-d units it describes (x86). */
+export interface FirmwareDmar {
+  /** The table's bytes, as acpi_get_table hands them to the kernel. */
+  bytes: Uint8Array;
+  units: VtdUnit[];
+}
+
 export interface Firmware {
   /** "DT" or "ACPI/IORT": only for the boot log. */
   kind: 'dt' | 'acpi';
   smmus: FirmwareSmmu[];
+  /** x86: the DMAR table (absent: no VT-d described). */
+  dmar?: FirmwareDmar;
   /** All DMA from these devices is cache coherent (DT dma-coherent). */
   dmaCoherent: boolean;
 }
