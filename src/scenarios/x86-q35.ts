@@ -65,6 +65,7 @@ const x86Options = (d: { kernel: KernelEra; platform: string; legacy: string }):
     desc: 'the DMAR table: include-all (one DRHD with INCLUDE_PCI_ALL, as QEMU builds it), or explicit device scopes that leave a device out (firmware says it is not behind the IOMMU)',
     scope: 'machine',
   },
+  { name: 'intel-iommu.aw-bits', default: '39', values: ['39', '48'], desc: "QEMU property of -device intel-iommu: address width, 39 (3-level tables) or 48 (4-level)", scope: 'device' },
   { name: 'ram', default: '8G', desc: 'RAM (QEMU -m): up to 2 GiB below 4 GiB, the rest from 4 GiB', scope: 'machine', validate: (v) => parseSizeOption(v, 1n << 30n, 64n << 30n) },
 ];
 
@@ -92,7 +93,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   stub(m, 'hpet', 0xfed0_0000n, 0x400n);
   stub(m, 'apic-msi', 0xfee0_0000n, 0x10_0000n);
   mem.addRegion({ name: 'pc.bios', base: 0xfffc_0000n, size: 0x4_0000n, kind: 'rom' });
-  const unit = new VtdUnit({ name: 'dmar0', memory: mem, interrupts: m.interrupts });
+  const unit = new VtdUnit({ name: 'dmar0', memory: mem, interrupts: m.interrupts, haw: Number(get('intel-iommu.aw-bits')) });
   mem.addRegion({ name: 'intel_iommu', base: Q35_HOST_BRIDGE_IOMMU_ADDR, size: VTD_REG_SIZE, kind: 'mmio', handler: unit });
   m.addIommu(unit);
   m.interruptWindow = new X86InterruptWindow({ interrupts: m.interrupts, units: [unit] });
@@ -167,7 +168,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   const dmarOpt = get('dmar');
   const pciDevs = host.functions.map((f) => f.bdf);
   const omit = dmarOpt === 'omit-vda' ? [vda.bdf] : dmarOpt === 'omit-nic0' ? [nic.bdf] : [];
-  const table = qemuQ35Dmar({ intremap: true, style: dmarOpt === 'include-all' ? 'include-all' : 'explicit', devices: pciDevs, omit });
+  const table = qemuQ35Dmar({ haw: Number(get('intel-iommu.aw-bits')), intremap: true, style: dmarOpt === 'include-all' ? 'include-all' : 'explicit', devices: pciDevs, omit });
 
   const cmdline = new Map<string, string>();
   for (const o of preset.options.filter((x) => x.scope === 'cmdline')) {
