@@ -178,6 +178,7 @@ const cHashX = (v: u64 | number): string => (BigInt(v) === 0n ? '0' : hex(v));
 
 export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly name: string;
+  private syncWords: u64[] | undefined;
   /** dev_name() of the SMMU platform device: "2b400000.smmu". */
   readonly devName: string;
   readonly era: SmmuEra;
@@ -385,7 +386,8 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
         return;
       }
     }
-    const words = encode(C.cmdLayout(op), { Opcode: op, ...fields });
+    // CMD_SYNC's words never change: encode them once (this path runs on every strict unmap).
+    const words = op === C.CMD_SYNC ? (this.syncWords ??= encode(C.cmdLayout(op), { Opcode: op, ...fields })) : encode(C.cmdLayout(op), { Opcode: op, ...fields });
     this.mem.writeWords(q.base + BigInt(C.CMD_SIZE * qIdx(q.prod, q.shift)), words);
     q.prod = qInc(q.prod, q.shift);
     if (kick) this.writel(R.SMMU_CMDQ_PROD, q.prod);
