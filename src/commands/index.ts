@@ -18,6 +18,10 @@ import { dmaCommands } from './builtin/dma.ts';
 import { iommuCommands } from './builtin/iommu.ts';
 import { virtioCommands } from './builtin/virtio.ts';
 import { blkCommands } from './builtin/blk.ts';
+import { vtdCommands } from './builtin/vtd.ts';
+import { devdmaCommands } from './builtin/devdma.ts';
+import { statsCommands } from './builtin/stats.ts';
+import { groupCommands } from './builtin/group.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
@@ -27,7 +31,13 @@ export function defaultRegistry(): Registry {
   r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc");
   r.addGroup('blk', 'block I/O through the booted virtio-blk driver');
   r.addGroup('smmu', 'SMMUv3 structures read from memory: stream table entries, context descriptors, the event queue');
-  for (const c of [printCommand, xpCommand, xCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand, setCommand, showCommand, traceCommand, dmesgCommand, bootCommand, machineCommand, ...smmuCommands, walkCommand, ...dmaCommands, ...iommuCommands, ...virtioCommands, ...blkCommands]) r.add(c);
+  r.addGroup('vtd', 'Intel VT-d structures read from memory and registers: the root table, context entries, fault records');
+  r.addGroup('ir', 'VT-d interrupt remapping: the interrupt remapping table in memory');
+  r.addGroup('devdma', 'make a device issue DMA through its real path: IOMMU, fault recording and trace as hardware would');
+  for (const c of [printCommand, xpCommand, xCommand, writeCommand, fillCommand, infoMtree, infoPci, infoMachine, undoCommand, resetCommand, setCommand, showCommand, traceCommand, dmesgCommand, bootCommand, machineCommand, ...smmuCommands, walkCommand, ...dmaCommands, ...iommuCommands, ...virtioCommands, ...blkCommands, ...vtdCommands, ...devdmaCommands]) r.add(c);
+  r.addGroup('group', 'IOMMU groups as sysfs has them: the default-domain type');
+  r.addGroup('driver', 'bind and unbind kernel drivers (sysfs bind/unbind)');
+  for (const c of [...statsCommands, ...groupCommands]) r.add(c);
   r.add(helpCommand(r));
   return r;
 }

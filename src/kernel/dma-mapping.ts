@@ -16,7 +16,8 @@
  * allocCoherent, -EIO from dmaSetMask.
  *
  * Counters for a cost model (maps, unmaps, IOTLB invalidations, bounces)
- * are plain state here and in the layers below; stats() adds them up.
+ * are plain state here and in the layers below; stats() adds them up, and
+ * devStats() splits them per device (kernel/cost.ts reads both).
  */
 import { type u64, U64_MAX } from '../machine/u64.ts';
 import { clone, type Stateful } from '../machine/state.ts';
@@ -52,6 +53,32 @@ export interface DmaMappingStats {
   cacheInvalidates: number;
 }
 
+/**
+ * One device's share of the DMA API's work, for a cost model
+ * (kernel/cost.ts). The layers below count globally; each call here
+ * charges the device with the difference it made to their counters, so a
+ * flush-queue drain that one device's unmap triggers is charged to it.
+ */
+export interface DmaDevStats {
+  /** Successful map calls (single, sg, coherent alloc) and unmap/free calls. */
+  maps: number;
+  unmaps: number;
+  mapErrors: number;
+  /** Of the map and unmap calls, those iommu-dma served (the rest: dma-direct). */
+  iommuMaps: number;
+  iommuUnmaps: number;
+  /** Strict unmaps: iommu_iotlb_sync (a range invalidation and its sync). */
+  iotlbSyncs: number;
+  /** IOVAs queued in a flush queue, and the queue drains (flush_iotlb_all) its unmaps set off. */
+  fqQueued: number;
+  fqFlushes: number;
+  /** swiotlb copies and their bytes. */
+  bounces: number;
+  bounceBytes: number;
+}
+
+export const newDmaDevStats = (): DmaDevStats => ({ maps: 0, unmaps: 0, mapErrors: 0, iommuMaps: 0, iommuUnmaps: 0, iotlbSyncs: 0, fqQueued: 0, fqFlushes: 0, bounces: 0, bounceBytes: 0 });
+
 interface DevParms {
   maxSegSize?: number;
   segBoundary?: u64;
@@ -60,6 +87,8 @@ interface DevParms {
 interface MappingState {
   stats: Omit<DmaMappingStats, 'iotlbSyncs' | 'iotlbFlushAlls' | 'bounces' | 'bounceBytes' | 'cacheCleans' | 'cacheInvalidates'>;
   parms: Record<string, DevParms>;
+  /** Per device (dev_name), see DmaDevStats. */
+  byDev?: Record<string, DmaDevStats>;
 }
 
 export interface DmaConfigureOptions {
@@ -73,6 +102,7 @@ export class DmaMapping implements DmaApi, Stateful {
   private s: MappingState = {
     stats: { maps: 0, unmaps: 0, mapErrors: 0, sgMaps: 0, sgSegments: 0, allocs: 0, frees: 0, syncsForCpu: 0, syncsForDevice: 0 },
     parms: {},
+    byDev: {},
   };
 
   constructor(
@@ -161,11 +191,54 @@ export class DmaMapping implements DmaApi, Stateful {
     return dev.dmaOps === 'iommu' && this.iommuDma !== undefined;
   }
 
+  /** The lower layers' counters a device's call can move. */
+  private lowerCounters(): [number, number, number, number, number] {
+    const i = this.iommuDma?.stats();
+    const sw = this.direct.swiotlb?.stats();
+    return [
+      i?.iotlbSyncs ?? 0,
+      i?.fqQueued ?? 0,
+      i?.flushAlls ?? 0,
+      (sw?.bouncesToDevice ?? 0) + (sw?.bouncesFromDevice ?? 0),
+      (sw?.bytesToDevice ?? 0) + (sw?.bytesFromDevice ?? 0),
+    ];
+  }
+
+  /** Run one DMA API call and charge `dev` with what it did (DmaDevStats). */
+  private charge<T>(dev: KDevice, kind: 'map' | 'unmap' | 'sync', fn: () => T, failed: (r: T) => boolean = () => false): T {
+    const iommu = this.viaIommu(dev);
+    const before = this.lowerCounters();
+    const r = fn();
+    const after = this.lowerCounters();
+    const d = ((this.s.byDev ??= {})[dev.name] ??= newDmaDevStats());
+    if (kind === 'map') {
+      if (failed(r)) d.mapErrors++;
+      else {
+        d.maps++;
+        if (iommu) d.iommuMaps++;
+      }
+    } else if (kind === 'unmap') {
+      d.unmaps++;
+      if (iommu) d.iommuUnmaps++;
+    }
+    d.iotlbSyncs += after[0] - before[0];
+    d.fqQueued += after[1] - before[1];
+    d.fqFlushes += after[2] - before[2];
+    d.bounces += after[3] - before[3];
+    d.bounceBytes += after[4] - before[4];
+    return r;
+  }
+
+  /** Per-device counters (dev_name -> DmaDevStats). */
+  devStats(): Readonly<Record<string, Readonly<DmaDevStats>>> {
+    return this.s.byDev ?? {};
+  }
+
   // ---- the DmaApi ---------------------------------------------------------------------
 
   /** dma_map_single() / dma_map_page(). */
   mapSingle(dev: KDevice, pa: u64, size: number, dir: DmaDirection): u64 {
-    const r = this.viaIommu(dev) ? this.iommuDma!.mapPage(dev, pa, size, dir) : this.direct.mapPage(dev, pa, size, dir, this.dmaGetSegBoundary(dev));
+    const r = this.charge(dev, 'map', () => (this.viaIommu(dev) ? this.iommuDma!.mapPage(dev, pa, size, dir) : this.direct.mapPage(dev, pa, size, dir, this.dmaGetSegBoundary(dev))), (x) => x === DMA_MAPPING_ERROR);
     if (r === DMA_MAPPING_ERROR) this.s.stats.mapErrors++;
     else this.s.stats.maps++;
     return r;
@@ -173,16 +246,18 @@ export class DmaMapping implements DmaApi, Stateful {
 
   /** dma_unmap_single() / dma_unmap_page(): only the DMA address is given (REFERENCE.md 5.1). */
   unmapSingle(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
-    if (this.viaIommu(dev)) this.iommuDma!.unmapPage(dev, dma, size, dir);
-    else this.direct.unmapPage(dev, dma, size, dir);
+    this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.unmapPage(dev, dma, size, dir) : this.direct.unmapPage(dev, dma, size, dir)));
     this.s.stats.unmaps++;
   }
 
   /** dma_map_sg(): the DMA segments (iommu-dma merges; dma-direct maps one per entry); [] on error. */
   mapSg(dev: KDevice, sg: SgEntry[], dir: DmaDirection): DmaSegment[] {
-    const segs = this.viaIommu(dev)
-      ? this.iommuDma!.mapSg(dev, sg, dir, this.dmaGetMaxSegSize(dev), this.dmaGetSegBoundary(dev))
-      : this.direct.mapSg(dev, sg, dir, this.dmaGetSegBoundary(dev));
+    const segs = this.charge(
+      dev,
+      'map',
+      () => (this.viaIommu(dev) ? this.iommuDma!.mapSg(dev, sg, dir, this.dmaGetMaxSegSize(dev), this.dmaGetSegBoundary(dev)) : this.direct.mapSg(dev, sg, dir, this.dmaGetSegBoundary(dev))),
+      (x) => x.length === 0,
+    );
     if (segs.length === 0) this.s.stats.mapErrors++;
     else {
       this.s.stats.sgMaps++;
@@ -193,14 +268,13 @@ export class DmaMapping implements DmaApi, Stateful {
 
   /** dma_unmap_sg(). */
   unmapSg(dev: KDevice, segs: DmaSegment[], _sg: SgEntry[], dir: DmaDirection): void {
-    if (this.viaIommu(dev)) this.iommuDma!.unmapSg(dev, segs, dir);
-    else this.direct.unmapSg(dev, segs, dir);
+    this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.unmapSg(dev, segs, dir) : this.direct.unmapSg(dev, segs, dir)));
     this.s.stats.unmaps++;
   }
 
   /** dma_alloc_coherent(): limited by the coherent mask. */
   allocCoherent(dev: KDevice, size: number): { pa: u64; dma: u64 } | undefined {
-    const r = this.viaIommu(dev) ? this.iommuDma!.alloc(dev, size) : this.direct.alloc(dev, size);
+    const r = this.charge(dev, 'map', () => (this.viaIommu(dev) ? this.iommuDma!.alloc(dev, size) : this.direct.alloc(dev, size)), (x) => x === undefined);
     if (r) this.s.stats.allocs++;
     else this.s.stats.mapErrors++;
     return r;
@@ -208,20 +282,17 @@ export class DmaMapping implements DmaApi, Stateful {
 
   /** dma_free_coherent(). */
   freeCoherent(dev: KDevice, size: number, pa: u64, dma: u64): void {
-    if (this.viaIommu(dev)) this.iommuDma!.free(dev, size, pa, dma);
-    else this.direct.free(dev, size, pa);
+    this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.free(dev, size, pa, dma) : this.direct.free(dev, size, pa)));
     this.s.stats.frees++;
   }
 
   syncSingleForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
-    if (this.viaIommu(dev)) this.iommuDma!.syncSingleForCpu(dev, dma, size, dir);
-    else this.direct.syncSingleForCpu(dev, dma, size, dir);
+    this.charge(dev, 'sync', () => (this.viaIommu(dev) ? this.iommuDma!.syncSingleForCpu(dev, dma, size, dir) : this.direct.syncSingleForCpu(dev, dma, size, dir)));
     this.s.stats.syncsForCpu++;
   }
 
   syncSingleForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
-    if (this.viaIommu(dev)) this.iommuDma!.syncSingleForDevice(dev, dma, size, dir);
-    else this.direct.syncSingleForDevice(dev, dma, size, dir);
+    this.charge(dev, 'sync', () => (this.viaIommu(dev) ? this.iommuDma!.syncSingleForDevice(dev, dma, size, dir) : this.direct.syncSingleForDevice(dev, dma, size, dir)));
     this.s.stats.syncsForDevice++;
   }
 

@@ -11,6 +11,7 @@ import type { CommandSpec } from '../registry.ts';
 import type { XpState } from '../session.ts';
 import { examine } from './memory.ts';
 import { findMaster } from '../devices.ts';
+import { linuxFaultReason } from '../../machine/vtd/fault.ts';
 
 const xState = new WeakMap<object, XpState>();
 
@@ -51,8 +52,10 @@ export const xCommand: CommandSpec = {
         if (master.path === 'translated' && master.iommu) {
           const t = master.iommu.translate({ sid: master.sid, addr: va, write: false }, { record: false, useTlb: false });
           if (!t.ok) {
+            // VT-d: the reason code and Linux's string for it (REFERENCE.md 3.5), as a DMAR fault line would say.
+            const why = master.iommu.kind === 'vtd' && t.fault.code >= 0 ? ` ${hex(t.fault.code, 2)} "${linuxFaultReason(t.fault.code).text}"` : '';
             throw new CommandError(
-              `${dev.name} cannot read ${hex(va)}: ${t.fault.name} (${t.fault.detail})`,
+              `${dev.name} cannot read ${hex(va)}: ${t.fault.name}${why} (${t.fault.detail})`,
               { start: addrStart, end: sp.end },
               `an IOVA mapped for ${dev.name}`,
               `walk ${dev.name} ${hex(va)} shows every level`,

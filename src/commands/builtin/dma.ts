@@ -14,7 +14,7 @@
  * checked against the model before it is used (a mapping that an `undo`
  * removed is not "remembered" any more).
  */
-import { type u64, hex, sizeStr } from '../../machine/u64.ts';
+import { type u64, dmaBitMask, hex, sizeStr } from '../../machine/u64.ts';
 import { clone, type Stateful } from '../../machine/state.ts';
 import type { Linux } from '../../kernel/linux.ts';
 import { dmaToPhys } from '../../kernel/dma-direct.ts';
@@ -143,7 +143,8 @@ function mismatchLines(k: KernelDeviceRef): Line[] {
   if (k.dev.dmaOps === 'iommu' && m.path === 'bypass') {
     return [[span(`  note: the kernel gave ${k.ref.name} iommu-dma ops (firmware put it behind ${k.dev.iommuName}), but its DMA really bypasses the IOMMU: it would use an IOVA as a physical address`, 'warn')]];
   }
-  if (k.dev.dmaOps === 'direct' && m.path === 'translated' && k.dev.iommuName) {
+  // An identity (passthrough) domain's STE/context entry passes the address through: nothing to warn about.
+  if (k.dev.dmaOps === 'direct' && m.path === 'translated' && k.dev.iommuName && k.linux.core.getDomainForDev(k.dev)?.type !== 'identity') {
     return [[span(`  note: the kernel gave ${k.ref.name} dma-direct ops, but its DMA goes through ${m.iommu?.name} (StreamID ${hex(m.sid)}): the SMMU translates what the kernel meant as a physical address`, 'warn')]];
   }
   return [];
@@ -340,4 +341,75 @@ export const dmaUnmap: CommandSpec = {
   },
 };
 
-export const dmaCommands: CommandSpec[] = [dmaMap, dmaUnmap, dmaAlloc];
+/** Highest RAM address + 1 (what a DMA mask must cover for dma-direct never to bounce). */
+function ramTop(s: Session): u64 {
+  return s.machine.memory.listRegions().filter((r) => r.kind === 'ram').reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
+}
+
+/**
+ * `dma mask DEV BITS`: dma_set_mask_and_coherent(dev, DMA_BIT_MASK(BITS)),
+ * as a driver's probe calls it (kernel/dma-mapping.ts dmaSetMaskAndCoherent):
+ * -EIO when the device's DMA ops cannot honour the mask (dma-direct below
+ * 32 bits; iommu-dma takes any mask). A narrower mask makes dma-direct
+ * bounce buffers it cannot reach through swiotlb, and makes iommu-dma
+ * allocate IOVAs below it.
+ */
+export const dmaMask: CommandSpec = {
+  name: 'dma mask',
+  summary: 'dma_set_mask_and_coherent(DEV, DMA_BIT_MASK(BITS)), as a driver does: -EIO when unsupported',
+  help: [
+    "Sets DEV's streaming and coherent DMA masks to DMA_BIT_MASK(BITS) (1..64) through the booted kernel's",
+    'DMA API, as a driver\'s probe does. It fails with -EIO, leaving the machine unchanged, when the',
+    "device's DMA ops cannot honour the mask (dma-direct: less than 32 bits; iommu-dma takes any mask).",
+    'With dma-direct, a buffer the mask cannot reach is then bounced through swiotlb (`dma map` shows the',
+    'bounce slot; `stats` counts the copies); with iommu-dma, IOVAs come from below the mask.',
+    '`driver unbind` leaves the masks as they are (Linux does not reset them); a driver\'s probe sets its',
+    'own at `driver bind` (virtio-pci: 64 bits).',
+  ].join('\n'),
+  examples: ['dma mask vda 32', 'dma mask vda 64', 'dma mask 00:01.0 40'],
+  exampleMachine: 'qemu-virt-smmuv3',
+  exampleSetup: ['boot ram=8G iommu.passthrough=1 vda.iommu_platform=on'],
+  args: [
+    { name: 'dev', kind: 'device', desc: 'the device: vda or a PCI address' },
+    { name: 'bits', kind: 'u64', desc: 'mask width in bits, 1..64 (DMA_BIT_MASK(BITS))' },
+  ],
+  mutates: true,
+  run(s, a) {
+    const k = kernelDevice(s, a.v.dev as string, a.span.dev);
+    const bitsV = a.v.bits as u64;
+    if (bitsV < 1n || bitsV > 64n) throw new CommandError(`DMA_BIT_MASK(${bitsV}): the width must be 1..64 bits`, a.span.bits, 'a width such as 32 or 64');
+    const bits = Number(bitsV);
+    const mask = dmaBitMask(bits);
+    const old = { dma: k.dev.dmaMask, coherent: k.dev.coherentDmaMask };
+    const call = `dma_set_mask_and_coherent(${devLabel(k.dev)}, DMA_BIT_MASK(${bits}))`;
+    const ops: OpsName = k.dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct';
+    const rc = k.linux.dma.dmaSetMaskAndCoherent(k.dev, mask);
+    if (rc < 0) {
+      throw new CommandError(
+        `${call} = -EIO: ${ops} cannot honour a ${bits}-bit mask${ops === 'dma-direct' ? ' (dma_direct_supported: the mask must cover 32 bits, or all of the lowest memory zone)' : ''}; the masks stay ${hex(old.dma)}`,
+        a.span.bits,
+        ops === 'dma-direct' ? 'a width of at least 32 bits' : undefined,
+      );
+    }
+    const top = ramTop(s);
+    const lines: Line[] = [
+      [span(`${call} = 0`, 'name')],
+      [span(`  dma_mask ${hex(old.dma)} -> `), span(hex(mask), 'num'), span(`, coherent_dma_mask ${hex(old.coherent)} -> `), span(hex(mask), 'num')],
+    ];
+    if (ops === 'iommu-dma') {
+      lines.push(plain(`  iommu-dma: IOVAs for ${k.ref.name} now come from below ${hex(mask)} (the IOMMU maps them to any RAM)`));
+    } else if (mask < top - 1n) {
+      const sw = k.linux.swiotlb;
+      lines.push(
+        sw.active
+          ? [span(`  dma-direct: RAM above ${hex(mask)} is out of ${k.ref.name}'s reach: buffers there are bounced through swiotlb (pool at ${hex(sw.start)})`, 'warn')]
+          : [span(`  dma-direct: RAM above ${hex(mask)} is out of ${k.ref.name}'s reach, and this kernel has no swiotlb pool (all RAM was below 4 GiB at boot): mapping a buffer there fails`, 'warn')],
+      );
+    } else {
+      lines.push(plain(`  dma-direct: all RAM (up to ${hex(top - 1n)}) is within reach: no bouncing`));
+    }
+    return { kind: 'dma-mask', data: { device: k.dev.name, alias: k.dev.alias, bits, mask, old, ops }, lines };
+  },
+};
+
+export const dmaCommands: CommandSpec[] = [dmaMap, dmaUnmap, dmaAlloc, dmaMask];

@@ -10,6 +10,11 @@ import { formatBdf } from '../../machine/pci.ts';
 import { decode } from '../../machine/fields.ts';
 import * as R from '../../machine/smmuv3/regs.ts';
 import { SmmuV3 } from '../../machine/smmuv3/smmuv3.ts';
+import { VtdUnit } from '../../machine/vtd/vtd.ts';
+import * as V from '../../machine/vtd/regs.ts';
+import { get } from '../../machine/fields.ts';
+import { agawToLevels, agawToWidth, sidText } from '../../machine/vtd/context.ts';
+import { coverage, decodeDmar, drhdFor, ACPI_DMAR_INCLUDE_ALL } from '../../machine/dmar.ts';
 import { qCount, qIdx } from '../../machine/smmuv3/queue.ts';
 import { infoGroups, infoResv, iovaInfo, iovaRowText } from '../../inspect/iommu.ts';
 import { plain, span, styled, table, type Line } from '../../inspect/view.ts';
@@ -115,6 +120,106 @@ function smmuView(s: Session, smmu: SmmuV3): { lines: Line[]; data: unknown } {
   };
 }
 
+/** Names of the set flags of a register, from its layout: "QI IR PT". */
+const setFlags = (layout: Parameters<typeof decode>[0], v: u64): string[] => decode(layout, [v]).filter((f) => f.value === 1n && layout.fields.find((x) => x.name === f.name)?.kind === 'flag').map((f) => f.name);
+
+/**
+ * An Intel VT-d unit from its registers (REFERENCE.md 3.1; machine/vtd/regs.ts
+ * layouts): capabilities, what is enabled, the tables it latched, fault
+ * status, the invalidation queue, its caches, and the devices the firmware's
+ * DMAR table puts behind it next to what their DMA really does.
+ */
+function vtdView(s: Session, u: VtdUnit): { lines: Line[]; data: unknown } {
+  const base = mmioBase(s, u);
+  const ver = u.reg32(V.DMAR_VER_REG);
+  const cap = u.cap;
+  const ecap = u.ecap;
+  const c = (n: string): number => Number(get(V.CAP_LAYOUT, [cap], n));
+  const e = (n: string): number => Number(get(V.ECAP_LAYOUT, [ecap], n));
+  const gsts = u.reg32(V.DMAR_GSTS_REG);
+  const rtaddr = u.reg64(V.DMAR_RTADDR_REG);
+  const irta = u.reg64(V.DMAR_IRTA_REG);
+  const fsts = u.reg32(V.DMAR_FSTS_REG);
+  const fectl = u.reg32(V.DMAR_FECTL_REG);
+  const iqa = u.reg64(V.DMAR_IQA_REG);
+  const iqh = u.reg64(V.DMAR_IQH_REG);
+  const iqt = u.reg64(V.DMAR_IQT_REG);
+  const tes = (gsts & V.DMA_GSTS_TES) !== 0;
+  const sagaw = c('SAGAW');
+  const widths = [1, 2, 3].filter((aw) => (sagaw >> aw) & 1).map((aw) => `${agawToWidth(aw)}-bit ${agawToLevels(aw)}-level`);
+  const sllps = c('SLLPS');
+  const gstsFlags = setFlags(V.GSTS_LAYOUT, BigInt(gsts >>> 0));
+  const fstsFlags = setFlags(V.FSTS_LAYOUT, BigInt(fsts >>> 0));
+  const iqSize = 2 ** (Number(iqa & V.IQA_QS_MASK) + 8);
+  const qh = Number((iqh >> 4n) & 0x7fffn);
+  const qt = Number((iqt >> 4n) & 0x7fffn);
+  const pending = u.faultRecords().filter((r) => r.pending).length;
+  const tlb = u.iotlb();
+  const ctxCache = u.contextCache();
+  const ndoms = 2 ** (4 + 2 * c('ND'));
+  const rows: [string, string][] = [
+    ['VER', `${hex(ver, 8)}  ${(ver >> 4) & 0xf}.${ver & 0xf}`],
+    ['CAP', `${hex(cap, 16)}  SAGAW ${hex(sagaw)} (${widths.join(', ') || 'none'}), MGAW ${c('MGAW') + 1} bits, ND ${c('ND')} (${ndoms >= 1024 ? `${ndoms / 1024}K` : ndoms} domain ids), FRO ${hex(c('FRO'))} (fault records at ${hex(u.frcdOffset)}), NFR ${c('NFR')} (${c('NFR') + 1} record${c('NFR') ? 's' : ''}), SLLPS ${hex(sllps)} (${[sllps & 1 ? '2M' : '', sllps & 2 ? '1G' : ''].filter(Boolean).join(' ') || 'no superpages'}), ${setFlags(V.CAP_LAYOUT, cap).join(' ') || 'no flags'}, MAMV ${c('MAMV')}`],
+    ['ECAP', `${hex(ecap, 16)}  ${setFlags(V.ECAP_LAYOUT, ecap).join(' ') || 'no flags'} (${['QI', 'DT', 'IR', 'EIM', 'PT', 'SC'].filter((n) => !e(n)).map((n) => `${n}=0`).join(' ')}), IRO ${hex(e('IRO'))} (IOTLB registers at ${hex(u.iotlbOffset)})${e('IR') ? `, MHMV ${e('MHMV')}` : ''}`],
+    ['GSTS', `${hex(gsts >>> 0, 8)}  ${gstsFlags.join(' ') || 'nothing enabled'}${tes ? '' : ' (TES=0: every DMA passes untranslated)'}`],
+    ['RTADDR', `${hex(rtaddr, 16)}  ${gsts & V.DMA_GSTS_RTPS ? `root table at ${hex(u.rootTable)}` : 'no root table latched (RTPS=0)'}, ${Number(get(V.RTADDR_LAYOUT, [rtaddr], 'TTM')) === 0 ? 'legacy mode (TTM=0)' : `TTM=${get(V.RTADDR_LAYOUT, [rtaddr], 'TTM')}`} (vtd root)`],
+    ['IRTA', `${hex(irta, 16)}  ${gsts & V.DMA_GSTS_IRTPS ? `interrupt remapping table at ${hex(u.irTable.base)}, S=${Number(irta & V.IRTA_S_MASK)} (${u.irTable.entries} entries), EIME=${u.irTable.eime ? 1 : 0}; remapping ${gsts & V.DMA_GSTS_IRES ? 'on (IRES=1)' : 'off (IRES=0)'} (ir table)` : 'no interrupt remapping table latched (IRTPS=0)'}`],
+    ['FSTS', `${hex(fsts >>> 0, 8)}  ${fstsFlags.length ? fstsFlags.join(' ') : 'no fault status'}, FRI ${(fsts >> 8) & 0xff}; ${pending} pending fault record${pending === 1 ? '' : 's'} (vtd faults)`],
+    ['FECTL', `${hex(fectl >>> 0, 8)}  IM=${(fectl >>> 31) & 1} IP=${(fectl >>> 30) & 1}; fault event MSI to ${hex(u.reg32(V.DMAR_FEADDR_REG))} data ${hex(u.reg32(V.DMAR_FEDATA_REG))}`],
+    ['IQ', gsts & V.DMA_GSTS_QIES ? `IQA ${hex(iqa, 16)}: queue at ${hex(iqa & ~0xfffn)}, ${iqSize} descriptors; IQH ${hex(iqh)} (descriptor ${qh}), IQT ${hex(iqt)} (descriptor ${qt}): ${qh === qt ? 'empty, every descriptor fetched' : `${(qt - qh + iqSize) % iqSize} not yet fetched`}` : 'queued invalidation off (QIES=0): register-based invalidation'],
+    ['IOTLB', `${tlb.length} entr${tlb.length === 1 ? 'y' : 'ies'}; context cache: ${ctxCache.length ? ctxCache.map((x) => `${sidText(x.sid)} (DID ${x.did}${x.tt === 2 ? ', pass-through' : ''})`).join(', ') : 'empty'}`],
+  ];
+  const lines: Line[] = [
+    [span(u.name, 'head'), span(`: Intel VT-d remapping unit (DRHD), register page at ${base !== undefined ? hex(base) : '(not mapped)'}`), span(` — ${tes ? 'translating (GSTS.TES=1)' : 'DMA remapping off (GSTS.TES=0)'}`, tes ? 'ok' : 'warn')],
+    ...table([{ header: '', style: 'name' }, { header: '' }], rows, { header: false, indent: '  ' }),
+  ];
+  if (tlb.length) {
+    lines.push(
+      ...table(
+        [{ header: 'DID' }, { header: 'iova', style: 'addr' }, { header: 'size', align: 'right' }, { header: 'pa', style: 'addr' }, { header: 'permissions', style: 'dim' }],
+        tlb.slice(0, IOTLB_ROWS).map((x) => [String(x.did), hex(x.iova), x.size >= 1 << 30 ? '1G' : x.size >= 1 << 21 ? '2M' : '4K', hex(x.pa), x.perm]),
+        { indent: '    ' },
+      ),
+    );
+    if (tlb.length > IOTLB_ROWS) lines.push(plain(`    ... ${tlb.length - IOTLB_ROWS} more`));
+  }
+  // What the firmware's DMAR table says sits behind this unit.
+  const fw = s.system.extras.firmware?.dmar;
+  const behind: { device: string; bdf: string; sid: string; claimed: boolean; path: string; note: string }[] = [];
+  if (fw && fw.units.includes(u) && base !== undefined) {
+    const t = decodeDmar(fw.bytes);
+    const devs = s.machine.pciFunctions().map((f) => ({ f, m: s.machine.masters.get(f.name) }));
+    const rows = coverage(t, devs.filter((d) => d.m).map((d) => ({ name: d.f.name, bdf: d.f.bdf, path: d.m!.path, unitBase: d.m!.iommu === u ? base : undefined })));
+    const drhd = t.structures.find((x) => x.kind === 'drhd' && x.base === base);
+    lines.push([span(`  behind it, per firmware (ACPI DMAR: DRHD at ${hex(base)}${drhd && drhd.kind === 'drhd' ? (drhd.flags & ACPI_DMAR_INCLUDE_ALL ? ', INCLUDE_PCI_ALL' : `, ${drhd.scopes.length} device scopes`) : ''}):`, 'dim')]);
+    for (const r of rows) {
+      const claimed = drhdFor(t, r.bdf)?.base === base;
+      behind.push({ device: r.device, bdf: formatBdf(r.bdf), sid: hex((r.bdf.bus << 8) | (r.bdf.dev << 3) | r.bdf.fn, 4), claimed, path: r.path, note: r.note });
+    }
+    lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'source-id', style: 'num' }, { header: 'DMAR says' }, { header: 'what its DMA really does', style: 'dim' }], behind.map((b) => [b.device, b.bdf, b.sid, b.claimed ? 'behind it' : 'not covered', b.note]), { indent: '    ' }));
+  }
+  return {
+    lines,
+    data: {
+      name: u.name,
+      kind: u.kind,
+      base,
+      enabled: tes,
+      registers: { VER: ver, CAP: cap, ECAP: ecap, GSTS: gsts >>> 0, RTADDR: rtaddr, IRTA: irta, FSTS: fsts >>> 0, FECTL: fectl >>> 0, IQA: iqa, IQH: iqh, IQT: iqt },
+      cap: { sagaw, widths, mgaw: c('MGAW') + 1, nd: c('ND'), domainIds: ndoms, frcdOffset: u.frcdOffset, faultRecords: u.faultRecordCount, sllps, flags: setFlags(V.CAP_LAYOUT, cap) },
+      ecap: { flags: setFlags(V.ECAP_LAYOUT, ecap), iotlbOffset: u.iotlbOffset },
+      gsts: gstsFlags,
+      rootTable: gsts & V.DMA_GSTS_RTPS ? u.rootTable : null,
+      irTable: gsts & V.DMA_GSTS_IRTPS ? { base: u.irTable.base, entries: u.irTable.entries, eime: u.irTable.eime } : null,
+      fsts: { flags: fstsFlags, fri: (fsts >> 8) & 0xff, pendingRecords: pending },
+      iq: gsts & V.DMA_GSTS_QIES ? { base: iqa & ~0xfffn, size: iqSize, head: qh, tail: qt } : null,
+      iotlb: tlb,
+      contextCache: ctxCache.map((x) => ({ sid: x.sid, did: x.did, tt: x.tt })),
+      devices: behind,
+    },
+  };
+}
+
 export const infoIommuCommand: CommandSpec = {
   name: 'info iommu',
   summary: 'Each IOMMU: registers (CR0, GBPA, stream table, queues), IOTLB, and the devices firmware puts behind it',
@@ -123,6 +228,8 @@ export const infoIommuCommand: CommandSpec = {
     'to all traffic while SMMUEN=0), STRTAB_BASE/STRTAB_BASE_CFG, the command and event queues with',
     'their PROD/CONS pointers, the IOTLB and configuration cache, and the devices firmware\'s iommu-map',
     'puts behind the SMMU with their StreamIDs — next to what each device\'s DMA really goes through.',
+    'For an Intel VT-d unit: VER, CAP and ECAP decoded, GSTS, RTADDR, IRTA, FSTS, FECTL, the invalidation',
+    'queue (IQA, IQH, IQT), the IOTLB and context cache, and the devices the firmware\'s DMAR table claims.',
     'Works before boot too (then the registers hold their reset values).',
   ].join('\n'),
   examples: ['info iommu'],
@@ -136,6 +243,10 @@ export const infoIommuCommand: CommandSpec = {
     for (const i of s.machine.iommus) {
       if (i instanceof SmmuV3) {
         const v = smmuView(s, i);
+        lines.push(...v.lines);
+        data.push(v.data);
+      } else if (i instanceof VtdUnit) {
+        const v = vtdView(s, i);
         lines.push(...v.lines);
         data.push(v.data);
       } else {
@@ -208,7 +319,9 @@ export const infoResvCommand: CommandSpec = {
     if (!r.text) lines.push(styled('(empty)', 'dim'));
     // arm_smmu_get_resv_regions and the reserved_regions file came with Eric Auger's
     // "KVM PCIe/MSI passthrough on ARM/ARM64" series (patches of Jan 2017, merged for v4.11).
-    if (k.linux.core.config.version < 411) lines.push(styled(`(the reserved_regions file and the SMMU's MSI region arrived in v4.11; a ${k.linux.era} kernel has neither: shown as a v4.11+ kernel would)`, 'dim'));
+    // intel_iommu_get_resv_regions (the MSI range and RMRRs as regions) came in the same series.
+    const intel = k.linux.intel !== undefined && k.dev.iommuName === k.linux.intel.name;
+    if (k.linux.core.config.version < 411) lines.push(styled(`(the reserved_regions file and the ${intel ? "intel-iommu driver's reserved regions" : "SMMU's MSI region"} arrived in v4.11; a ${k.linux.era} kernel has neither: shown as a v4.11+ kernel would)`, 'dim'));
     return { kind: 'resv-regions', data: r, lines };
   },
 };

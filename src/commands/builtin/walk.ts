@@ -7,6 +7,9 @@
  *
  *   SMMUv3:  [L1STD] -> STE (Config) -> CD (TTB0, ASID) -> L0 -> L1 -> L2 -> L3 -> PA
  *            each table level: table address, index, descriptor address and value, decoded
+ *   VT-d:    root [bus] -> context [devfn] (P FPD TT AW DID SLPTPTR) -> [PML5] [PML4] PDP PD PT -> PA
+ *            TT=2 pass-through ends at the context entry; faults carry Linux's reason string
+ *            (REFERENCE.md 3.2-3.5) and are "recorded unless FPD=1" (qualified faults only)
  */
 import { type u64, hex } from '../../machine/u64.ts';
 import { get } from '../../machine/fields.ts';
@@ -19,6 +22,12 @@ import { span, type Line } from '../../inspect/view.ts';
 import type { CommandSpec } from '../registry.ts';
 import { findMaster } from '../devices.ts';
 import { formatBdf } from '../../machine/pci.ts';
+import { CONTEXT_ENTRY_LAYOUT, agawToLevels, agawToWidth, sidText } from '../../machine/vtd/context.ts';
+import { faultReason, linuxFaultReason } from '../../machine/vtd/fault.ts';
+import { LEVEL_NAMES } from '../../machine/vtd/slpt.ts';
+import { X86_MSI_BASE, X86_MSI_SIZE } from '../../machine/vtd/ir.ts';
+import { decodePte } from '../../inspect/vtd.ts';
+import type { DmaMaster } from '../../machine/dma.ts';
 
 /** One step of the walk as data: what was read where, and what it says. */
 export interface WalkStepView {
@@ -135,6 +144,7 @@ export const walkCommand: CommandSpec = {
       lines.push([span('  -> '), span(`PA ${hex(iova)}`, 'ok')]);
       return { kind: 'walk', data: { ...base, ok: true, bypass: true, pa: iova, steps: [] }, lines, focus: { addr: iova, len: 16 } };
     }
+    if (m.iommu.kind === 'vtd') return vtdWalk(m, label, iova, write, base);
     const t = m.iommu.translate({ sid: m.sid, addr: iova, write }, { record: false, useTlb: false });
     lines.push([span(`walk of ${hex(iova)} for ${label}`, 'head'), span(` through ${m.iommu.name} (${m.iommu.kind}), StreamID ${hex(m.sid)}, ${write ? 'write' : 'read'}; IOTLB and config cache not used, nothing recorded`, 'dim')]);
     const steps: WalkStepView[] = [];
@@ -160,3 +170,84 @@ export const walkCommand: CommandSpec = {
     };
   },
 };
+
+// ---- VT-d ------------------------------------------------------------------------------------------
+
+const TT_WORD: Record<number, string> = { 0: 'second-level translation', 1: 'translation, ATS allowed', 2: 'pass-through', 3: 'reserved' };
+const VTD_PTE_LEVEL: Record<string, number> = Object.fromEntries(Object.entries(LEVEL_NAMES).map(([k, v]) => [v, Number(k)]));
+
+/** One VT-d step as data and a line: root and context entries decoded, page-table entries with R/W/PS/address. */
+function viewVtdStep(st: TranslationStep): { view: WalkStepView; text: Line } {
+  const view: WalkStepView = { level: st.level, tableAddr: st.tableAddr, index: st.index, descAddr: st.descAddr, desc: st.desc, note: st.note };
+  const at = st.descAddr !== undefined ? [span(' @'), span(hex(st.descAddr), 'addr')] : [];
+  const words = Array.isArray(st.desc) ? st.desc : undefined;
+  const single = !Array.isArray(st.desc) ? st.desc : undefined;
+  const head = (name: string): Line => [span('  '), span(name.padEnd(8), 'key')];
+  if (st.level === 'root' && words) {
+    view.fields = { P: words[0]! & 1n, CTP: words[0]! & ~0xfffn };
+    return { view, text: [...head('root'), span(`[bus ${hex(st.index ?? 0, 2)}]`), ...at, span(` = lo ${hex(words[0]!, 16)} hi ${hex(words[1]!, 16)}`, 'num'), span(view.fields.P ? `  P=1, context table at ${hex(view.fields.CTP!)}` : '  P=0: not present', view.fields.P ? 'dim' : 'bad')] };
+  }
+  if (st.level === 'context' && words) {
+    const g = (n: string): u64 => get(CONTEXT_ENTRY_LAYOUT, words, n);
+    view.fields = { P: g('P'), FPD: g('FPD'), TT: g('TT'), SLPTPTR: g('SLPTPTR'), AW: g('AW'), DID: g('DID') };
+    const f = view.fields;
+    const aw = Number(f.AW);
+    const txt = f.P
+      ? `  P=1 FPD=${f.FPD} TT=${f.TT} (${TT_WORD[Number(f.TT)]}) AW=${aw} (${agawToWidth(aw)}-bit, ${agawToLevels(aw)}-level) DID ${f.DID}${f.TT === 2n ? '' : `, SLPTPTR ${hex(f.SLPTPTR!)}`}`
+      : '  P=0: not present';
+    return { view, text: [...head('context'), span(`[devfn ${hex(st.index ?? 0, 2)}]`), ...at, span(` = lo ${hex(words[0]!, 16)} hi ${hex(words[1]!, 16)}`, 'num'), span(txt, f.P ? 'dim' : 'bad')] };
+  }
+  const level = VTD_PTE_LEVEL[st.level];
+  if (level !== undefined && single !== undefined) {
+    const d = decodePte(single, level);
+    view.kind = d.kind;
+    view.fields = Object.fromEntries(d.rows.map((r) => [r.name, r.value]));
+    return { view, text: [...head(st.level), span(`table ${hex(st.tableAddr ?? 0n)} [${st.index}]`), ...at, span(' = '), span(hex(single, 16), 'num'), span(`  ${st.note}`, d.kind === 'not present' || /no (read|write) permission|reserved/.test(st.note) ? 'bad' : undefined)] };
+  }
+  // GSTS (translation off), the pass-through step, a failed read.
+  return { view, text: [...head(st.level), ...at, span(single !== undefined ? ` = ${hex(single, 16)}` : ''), span(`${at.length || single !== undefined ? '  ' : ''}${st.note}`, 'dim')] };
+}
+
+/** `walk` through a VT-d unit: the same look-only translate, with VT-d words. */
+function vtdWalk(m: DmaMaster, label: string, iova: u64, write: boolean, base: Record<string, unknown>) {
+  const unit = m.iommu!;
+  const sid = m.sid;
+  const lines: Line[] = [];
+  lines.push([span(`walk of ${hex(iova)} for ${label}`, 'head'), span(` through ${unit.name} (Intel VT-d), source-id ${hex(sid, 4)} (${sidText(sid)}), ${write ? 'write' : 'read'}; IOTLB and context cache not used, nothing recorded`, 'dim')]);
+  if (write && iova >= X86_MSI_BASE && iova < X86_MSI_BASE + X86_MSI_SIZE) {
+    lines.push([span(`  a write to ${hex(iova)} is not DMA: the x86 interrupt window 0xfee00000-0xfeefffff takes it as an interrupt request before DMA remapping (msi DEV shows where it would land)`, 'warn')]);
+    return { kind: 'walk', data: { ...base, iommu: unit.name, sid, ok: false, interrupt: true, steps: [] }, lines };
+  }
+  const t = unit.translate({ sid, addr: iova, write }, { record: false, useTlb: false });
+  const steps: WalkStepView[] = [];
+  for (const st of t.steps) {
+    const v = viewVtdStep(st);
+    steps.push(v.view);
+    // The pass-through step says what the context line and the result already say.
+    if (!(st.level === 'PT' && st.desc === undefined && /pass-through/.test(st.note))) lines.push(v.text);
+  }
+  const ctx = steps.find((x) => x.level === 'context' && x.fields?.P === 1n);
+  if (t.ok) {
+    const passThrough = t.steps.some((x) => x.level === 'PT' && /pass-through/.test(x.note));
+    const off = t.steps.some((x) => x.level === 'GSTS');
+    lines.push([span('  -> '), span(`PA ${hex(t.pa)}`, 'ok'), span(passThrough ? ' (context TT=2 pass-through: the address is used as-is)' : off ? ' (DMA remapping is off, GSTS.TES=0: the address is used as-is)' : '')]);
+    return { kind: 'walk', data: { ...base, iommu: unit.name, sid, ok: true, bypass: passThrough || off, passThrough, pa: t.pa, steps }, lines, focus: { addr: t.pa, len: 16 } };
+  }
+  const f = t.fault;
+  const fr = faultReason(f.code);
+  const linux = linuxFaultReason(f.code).text;
+  const reason = linux === 'Unknown' && fr ? `${linux} (Linux has no string for it; ${fr.meaning})` : linux;
+  lines.push([span('  -> '), span(`FAULT ${f.name} (${hex(f.code, 2)})`, 'bad'), span(`: ${reason}`)]);
+  lines.push([span(`     ${f.detail}`)]);
+  const fpd = ctx?.fields?.FPD;
+  const rec =
+    fr?.qualified === false
+      ? `a real access would record this in ${unit.name}'s fault recording registers (reason ${hex(f.code, 2)} is not qualified: recorded even with FPD=1)`
+      : `a real access would record this in ${unit.name}'s fault recording registers unless FPD=1${fpd !== undefined ? ` (this context entry has FPD=${fpd})` : ''}`;
+  lines.push([span(`     (${rec}; this walk recorded nothing)`, 'dim')]);
+  return {
+    kind: 'walk',
+    data: { ...base, iommu: unit.name, sid, ok: false, fault: { name: f.name, code: f.code, detail: f.detail, meaning: reason, qualified: fr?.qualified ?? true, fpd: fpd ?? null }, steps },
+    lines,
+  };
+}

@@ -99,14 +99,72 @@ interface TlbEntry {
   desc: u64;
 }
 
+/**
+ * What one StreamID's transactions cost the SMMU, for a cost model
+ * (kernel/cost.ts). Only real transactions count: inspection walks
+ * (TranslateOptions.useTlb = false) are left out.
+ */
+export interface SmmuSidCounts {
+  /** Transactions presented with this StreamID while the SMMU was enabled. */
+  translations: number;
+  /** Of those, passed through untranslated (STE Config = bypass). */
+  bypass: number;
+  tlbHits: number;
+  tlbMisses: number;
+  /** Page-table walks, and the descriptors they read from memory (one read per level). */
+  walks: number;
+  walkReads: number;
+  /** STE/CD (and level-1 stream table descriptor) reads on a configuration-cache miss. */
+  cfgReads: number;
+  /** CMD_CFGI_STE / CFGI_CD naming this StreamID. */
+  cfgInvalidations: number;
+}
+
+/**
+ * Invalidation work per TLB tag: an ASID (stage 1) or 0x10000 + VMID
+ * (stage 2); key -1 for commands that name no single tag (TLBI_NSNH_ALL,
+ * TLBI_NH_ALL, TLBI_NH_VAA, CFGI_ALL, and a CMD_SYNC that follows no TLBI).
+ */
+export interface SmmuTagCounts {
+  /** TLBI commands executed. */
+  tlbi: number;
+  /** CMD_SYNCs executed, each charged to the tag of the TLBIs it completed. */
+  syncs: number;
+}
+
+export interface SmmuV3Stats {
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  events: number;
+  eventsLost: number;
+  commands: number;
+  /** Commands by class (added for the cost model; `commands` counts them all). */
+  tlbiCommands: number;
+  cfgiCommands: number;
+  syncs: number;
+  bySid: Record<number, SmmuSidCounts>;
+  byTag: Record<number, SmmuTagCounts>;
+}
+
 interface SmmuV3State {
   /** Page-0 registers as 32-bit words (page 1 aliases page 0). */
   regs: Uint32Array;
   cfg: Map<number, SmmuConfig>;
   /** IOTLB: 4K, 2M, 1G entries keyed by tag * 2^36 + (VA >> 12, 21 or 30). */
   tlb: [Map<number, TlbEntry>, Map<number, TlbEntry>, Map<number, TlbEntry>];
-  stats: { tlbHits: number; tlbMisses: number; walks: number; events: number; eventsLost: number; commands: number };
+  stats: SmmuV3Stats;
+  /** The tag of the TLBIs since the last CMD_SYNC (null: none yet; -1: more than one). */
+  syncTag: number | null;
 }
+
+const newSidCounts = (): SmmuSidCounts => ({ translations: 0, bypass: 0, tlbHits: 0, tlbMisses: 0, walks: 0, walkReads: 0, cfgReads: 0, cfgInvalidations: 0 });
+/** Steps that read a descriptor from memory (a failed read counts: the access was made). */
+const memReads = (steps: TranslationStep[], from: number): number => {
+  let n = 0;
+  for (let i = from; i < steps.length; i++) if (steps[i]!.descAddr !== undefined && !steps[i]!.note.startsWith('config cache hit')) n++;
+  return n;
+};
 
 /** Stated limit: IOTLB entries kept per size class (oldest evicted first). */
 export const IOTLB_CAPACITY = 4096;
@@ -159,7 +217,8 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
       regs,
       cfg: new Map(),
       tlb: [new Map(), new Map(), new Map()],
-      stats: { tlbHits: 0, tlbMisses: 0, walks: 0, events: 0, eventsLost: 0, commands: 0 },
+      stats: { tlbHits: 0, tlbMisses: 0, walks: 0, events: 0, eventsLost: 0, commands: 0, tlbiCommands: 0, cfgiCommands: 0, syncs: 0, bySid: {}, byTag: {} },
+      syncTag: null,
     };
   }
 
@@ -272,8 +331,10 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     for (let n = 0; !qEmpty(prod, cons, shift) && n < 2 << shift; n++) {
       const at = base + BigInt(C.CMD_SIZE * qIdx(cons, shift));
       let err: number;
+      let cmd: u64[] = [];
       try {
-        err = this.execCommand(this.mem.readWords(at, 2));
+        cmd = this.mem.readWords(at, 2);
+        err = this.execCommand(cmd);
       } catch (e) {
         if (!(e instanceof BusError)) throw e;
         err = R.CERROR_ABT;
@@ -284,6 +345,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         return;
       }
       this.s.stats.commands++;
+      this.countCommand(cmd);
       cons = qInc(cons, shift);
     }
     r[word(R.SMMU_CMDQ_CONS)] = cons;
@@ -366,6 +428,47 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     }
   }
 
+  /** Per-class and per-tag command counts (cost model); the command already executed without error. */
+  private countCommand(cmd: u64[]): void {
+    const st = this.s.stats;
+    const op = Number(cmd[0]! & 0xffn);
+    const tagCounts = (tag: number): SmmuTagCounts => (st.byTag[tag] ??= { tlbi: 0, syncs: 0 });
+    const tlbi = (tag: number): void => {
+      st.tlbiCommands++;
+      tagCounts(tag).tlbi++;
+      this.s.syncTag = this.s.syncTag === null || this.s.syncTag === tag ? tag : -1;
+    };
+    switch (op) {
+      case C.CMD_CFGI_STE:
+      case C.CMD_CFGI_CD:
+      case C.CMD_CFGI_CD_ALL: {
+        st.cfgiCommands++;
+        const sid = Number(cmd[0]! >> 32n);
+        (st.bySid[sid] ??= newSidCounts()).cfgInvalidations++;
+        return;
+      }
+      case C.CMD_CFGI_ALL:
+        st.cfgiCommands++;
+        return;
+      case C.CMD_TLBI_NH_ASID:
+      case C.CMD_TLBI_NH_VA:
+        return tlbi(Number(cmd[0]! >> 48n));
+      case C.CMD_TLBI_S12_VMALL:
+      case C.CMD_TLBI_S2_IPA:
+        return tlbi(0x10000 + Number((cmd[0]! >> 32n) & 0xffffn));
+      case C.CMD_TLBI_NH_ALL:
+      case C.CMD_TLBI_NH_VAA:
+      case C.CMD_TLBI_NSNH_ALL:
+        return tlbi(-1);
+      case C.CMD_SYNC:
+        st.syncs++;
+        tagCounts(this.s.syncTag ?? -1).syncs++;
+        this.s.syncTag = null;
+        return;
+      default:
+    }
+  }
+
   private tlbHasTag(tag: number): boolean {
     for (const m of this.s.tlb) for (const k of m.keys()) if (Math.floor(k / TAG_MUL) === tag) return true;
     return false;
@@ -420,10 +523,17 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
 
   // ---- translation --------------------------------------------------------------
 
+  /** The cost-model counters of a StreamID (created on first use). */
+  private sidCounts(sid: number): SmmuSidCounts {
+    return (this.s.stats.bySid[sid] ??= newSidCounts());
+  }
+
   translate(req: DmaRequest, opts?: TranslateOptions): Translation {
     if ((this.s.regs[W_CR0ACK]! & R.CR0_SMMUEN) === 0) return this.disabled(req);
     const useTlb = opts?.useTlb !== false;
-    if (useTlb && req.ssid === undefined) {
+    const sc = useTlb ? this.sidCounts(req.sid) : undefined;
+    if (sc) sc.translations++;
+    if (sc && req.ssid === undefined) {
       // Hot path: config cache + IOTLB hit. Numbers for page numbers, Map lookups.
       const c = this.s.cfg.get(req.sid);
       if (c !== undefined) {
@@ -435,10 +545,12 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
             const need = permNeeded(req.write, req.privileged === true, req.exec === true);
             if ((e.perm & need) === need) {
               this.s.stats.tlbHits++;
+              sc.tlbHits++;
               return { ok: true, pa: e.oa | (req.addr & e.mask), steps: [{ level: 'IOTLB', desc: e.desc, note: 'hit' }], iotlbHit: true };
             }
           }
         } else if (c.kind === 'bypass') {
+          sc.bypass++;
           return { ok: true, pa: req.addr, steps: [{ level: 'STE', descAddr: c.steAddr, note: 'config cache hit: Config=bypass, address passes through' }], iotlbHit: false };
         }
       }
@@ -457,12 +569,17 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   private translateSlow(req: DmaRequest, useTlb: boolean, record: boolean): Translation {
     const steps: TranslationStep[] = [];
     const got = this.resolveConfig(req, useTlb, steps);
+    const sc = useTlb ? this.sidCounts(req.sid) : undefined;
+    if (sc) sc.cfgReads += memReads(steps, 0);
     if ('fault' in got) return this.fail(got, steps, record);
     const c = got.cfg;
     if (c.kind === 'abort') {
       return { ok: false, fault: { source: this.name, code: -1, name: 'STE abort', detail: `STE for StreamID ${req.sid} has Config=abort: the transaction is terminated without an event`, recorded: false }, steps };
     }
-    if (c.kind === 'bypass') return { ok: true, pa: req.addr, steps, iotlbHit: false };
+    if (c.kind === 'bypass') {
+      if (sc) sc.bypass++;
+      return { ok: true, pa: req.addr, steps, iotlbHit: false };
+    }
     const p = c.walk!;
     const access = { write: req.write, privileged: req.privileged === true, exec: req.exec === true };
     if (useTlb && req.addr < c.iaLimit) {
@@ -474,14 +591,21 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         const need = permNeeded(access.write, access.privileged, access.exec);
         if ((e.perm & need) === need) {
           this.s.stats.tlbHits++;
+          sc!.tlbHits++;
           return { ok: true, pa: e.oa | (req.addr & e.mask), steps, iotlbHit: true };
         }
         return this.fail(this.walkFault(req, c, { fault: 'permission', level: e.level, cls: E.CLASS_IN, detail: `the cached translation does not allow this access (${permText(e.perm)})` }), steps, record);
       }
       this.s.stats.tlbMisses++;
+      sc!.tlbMisses++;
     }
     this.s.stats.walks++;
+    const before = steps.length;
     const w = walkVmsa(this.mem, p, req.addr, access, steps);
+    if (sc) {
+      sc.walks++;
+      sc.walkReads += memReads(steps, before);
+    }
     if (!w.ok) return this.fail(this.walkFault(req, c, w), steps, record);
     const mask = (1n << BigInt(w.blockShift)) - 1n;
     if (useTlb) {
@@ -569,7 +693,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   configCache(): { sid: number; kind: string; steAddr: u64; ste: u64[]; cdAddr?: u64; cd?: u64[]; tag: number }[] {
     return [...this.s.cfg].map(([sid, c]) => ({ sid, kind: c.kind, steAddr: c.steAddr, ste: [...c.ste], cdAddr: c.cdAddr, cd: c.cd && [...c.cd], tag: c.tag }));
   }
-  stats(): Readonly<SmmuV3State['stats']> {
+  stats(): Readonly<SmmuV3Stats> {
     return this.s.stats;
   }
 

@@ -119,8 +119,64 @@ interface VtdState {
   /** IOTLB: DID -> (size class * 2^46 + page number) -> entry. */
   tlb: Map<number, Map<number, TlbEntry>>;
   tlbCount: number;
-  stats: { tlbHits: number; tlbMisses: number; walks: number; faults: number; faultsLost: number; interrupts: number; invalidations: number; descriptors: number };
+  stats: VtdStats;
+  /** The DID of the IOTLB invalidations since the last wait (null: none yet; -1: global, or more than one). */
+  waitDid: number | null;
 }
+
+/**
+ * What one source-id's transactions cost the unit, for a cost model
+ * (kernel/cost.ts). Only real transactions count: inspection walks
+ * (TranslateOptions.useTlb = false) are left out.
+ */
+export interface VtdSidCounts {
+  /** Requests presented with this source-id while translation was enabled. */
+  translations: number;
+  /** Of those, passed through (context TT = 2). */
+  bypass: number;
+  tlbHits: number;
+  tlbMisses: number;
+  /** Second-level walks and the entries they read (one read per level). */
+  walks: number;
+  walkReads: number;
+  /** Root and context entry reads on a context-cache miss. */
+  cfgReads: number;
+  /** Device-selective context-cache invalidations naming this source-id. */
+  cfgInvalidations: number;
+}
+
+/** Invalidation work per domain id (key -1: global ones, and waits that follow no single DID). */
+export interface VtdDidCounts {
+  /** IOTLB invalidations (register writes or queued descriptors). */
+  invalidations: number;
+  /** Completions waited for: wait descriptors, or the poll after a register-based invalidation. */
+  waits: number;
+}
+
+export interface VtdStats {
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  faults: number;
+  faultsLost: number;
+  interrupts: number;
+  invalidations: number;
+  descriptors: number;
+  /** Added for the cost model: invalidations split by kind, and completions waited for. */
+  iotlbInvalidations: number;
+  contextInvalidations: number;
+  waits: number;
+  bySid: Record<number, VtdSidCounts>;
+  byDid: Record<number, VtdDidCounts>;
+}
+
+const newVtdSidCounts = (): VtdSidCounts => ({ translations: 0, bypass: 0, tlbHits: 0, tlbMisses: 0, walks: 0, walkReads: 0, cfgReads: 0, cfgInvalidations: 0 });
+/** Steps that read an entry from memory (a failed read counts: the access was made). */
+const memReads = (steps: TranslationStep[], from: number): number => {
+  let n = 0;
+  for (let i = from; i < steps.length; i++) if (steps[i]!.descAddr !== undefined && !steps[i]!.note.startsWith('context-cache hit')) n++;
+  return n;
+};
 
 /** Stated limit: IOTLB entries kept (oldest evicted first). */
 export const VTD_IOTLB_CAPACITY = 4096;
@@ -179,7 +235,11 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
     regs[w(R.DMAR_IECTL_REG)] = R.DMA_IECTL_IM >>> 0;
     this.s = {
       regs, root: 0n, irt: { base: 0n, entries: 0, eime: false }, nextFrcd: 0, ctx: new Map(), tlb: new Map(), tlbCount: 0,
-      stats: { tlbHits: 0, tlbMisses: 0, walks: 0, faults: 0, faultsLost: 0, interrupts: 0, invalidations: 0, descriptors: 0 },
+      stats: {
+        tlbHits: 0, tlbMisses: 0, walks: 0, faults: 0, faultsLost: 0, interrupts: 0, invalidations: 0, descriptors: 0,
+        iotlbInvalidations: 0, contextInvalidations: 0, waits: 0, bySid: {}, byDid: {},
+      },
+      waitDid: null,
     };
   }
 
@@ -384,6 +444,8 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
   /** Context-cache invalidation by granularity (1 global, 2 domain, 3 device). Returns the actual granularity. */
   private invalidateContext(gran: number, did: number, sid: number, fm: number): number {
     this.s.stats.invalidations++;
+    this.s.stats.contextInvalidations++;
+    if (gran === 3) (this.s.stats.bySid[sid] ??= newVtdSidCounts()).cfgInvalidations++;
     if (gran === 1) {
       this.s.ctx.clear();
       return 1;
@@ -403,6 +465,10 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
   /** IOTLB invalidation (1 global, 2 domain, 3 page: addr and 2^am pages). Returns the actual granularity. */
   private invalidateIotlb(gran: number, did: number, addr: u64, am: number): number {
     this.s.stats.invalidations++;
+    this.s.stats.iotlbInvalidations++;
+    const key = gran === 1 ? -1 : did;
+    (this.s.stats.byDid[key] ??= { invalidations: 0, waits: 0 }).invalidations++;
+    this.s.waitDid = this.s.waitDid === null || this.s.waitDid === key ? key : -1;
     const t = this.s.tlb;
     if (gran === 1) {
       t.clear();
@@ -443,6 +509,7 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
     if (this.qiEnabled) return; // ignored while queued invalidation is on (QEMU); ICC stays set
     const cirg = Number((v >> 61n) & 3n);
     const caig = this.invalidateContext(cirg, Number(v & 0xffffn), Number((v >> 16n) & 0xffffn), Number((v >> 32n) & 3n));
+    this.countWait(); // software polls CCMD.ICC until it clears
     this.set64(R.DMAR_CCMD_REG, (v & ~R.DMA_CCMD_ICC & ~R.DMA_CCMD_CAIG_MASK & MASK64) | (BigInt(caig) << 59n));
   }
 
@@ -454,6 +521,7 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
     if (this.qiEnabled) return;
     const iva = this.reg64(this.iotlbOffset);
     const iaig = this.invalidateIotlb(Number((v >> 60n) & 3n), Number((v >> 32n) & 0xffffn), iva & ~0xfffn, Number(iva & 0x3fn));
+    this.countWait(); // software polls IOTLB_REG.IVT until it clears
     this.set64(off, (v & ~R.DMA_TLB_IVT & ~R.DMA_TLB_IAIG_MASK & MASK64) | (BigInt(iaig) << 57n));
   }
 
@@ -502,6 +570,7 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
       case Q.QI_IEC_TYPE:
         return true; // no device-TLBs and no interrupt entry cache in this model
       case Q.QI_IWD_TYPE: {
+        this.countWait();
         if (qw0 & Q.QI_IWD_STATUS_WRITE) {
           try {
             this.mem.write32(qw1 & ~3n, qw0 >> 32n);
@@ -519,6 +588,13 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
       default:
         return false;
     }
+  }
+
+  /** A completion software waits for, charged to the DID of the IOTLB invalidations it completes. */
+  private countWait(): void {
+    this.s.stats.waits++;
+    (this.s.stats.byDid[this.s.waitDid ?? -1] ??= { invalidations: 0, waits: 0 }).waits++;
+    this.s.waitDid = null;
   }
 
   private completionEvent(): void {
@@ -644,17 +720,21 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
       return { ok: true, pa: req.addr, steps: [{ level: 'GSTS', note: 'TES=0: DMA remapping is off, the address is used as-is' }], iotlbHit: false };
     }
     const steps: TranslationStep[] = [];
+    const sc = useTlb ? (this.s.stats.bySid[req.sid] ??= newVtdSidCounts()) : undefined;
+    if (sc) sc.translations++;
     let c = useTlb ? this.s.ctx.get(req.sid) : undefined;
     if (c) {
       steps.push({ level: 'context', descAddr: c.ctxAddr, desc: c.ctx, note: `context-cache hit (memory not read): DID ${c.did} TT=${c.tt} AW=${c.aw}` });
     } else {
       const got = fetchContext(this.mem, this.s.root, req.sid, this.caps(), steps);
+      if (sc) sc.cfgReads += memReads(steps, 0);
       if ('reason' in got) return this.fault(req, got.reason, got.detail, steps, record, got.fpd);
       c = got;
       if (useTlb) this.s.ctx.set(req.sid, c);
     }
     if (c.tt === CONTEXT_TT_PASS_THROUGH) {
       steps.push({ level: 'PT', note: 'TT=2 pass-through: the address is used as-is' });
+      if (sc) sc.bypass++;
       return { ok: true, pa: req.addr, steps, iotlbHit: false };
     }
     const width = Math.min(agawToWidth(c.aw), this.haw);
@@ -670,16 +750,23 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
           steps.push({ level: 'IOTLB', desc: e.pte, note: `hit (DID ${c.did}): ${e.read ? 'R' : '-'}${e.write ? 'W' : '-'}` });
           if (req.write ? e.write : e.read) {
             this.s.stats.tlbHits++;
+            sc!.tlbHits++;
             return { ok: true, pa: e.pa | (req.addr & ((1n << BigInt(e.shift)) - 1n)), steps, iotlbHit: true };
           }
           return this.fault(req, req.write ? F.VTD_FR_WRITE : F.VTD_FR_READ, `the cached translation does not grant ${req.write ? 'W' : 'R'}`, steps, record, c.fpd);
         }
       }
       this.s.stats.tlbMisses++;
+      sc!.tlbMisses++;
     }
     this.s.stats.walks++;
     const p: SlWalkParams = { root: c.slptptr, levels: agawToLevels(c.aw), haw: this.haw, sllps: this.sllps, sc: this.ecapFlag('SC'), dt: this.ecapFlag('DT') };
+    const before = steps.length;
     const walk = walkSecondLevel(this.mem, p, req.addr, req.write, steps);
+    if (sc) {
+      sc.walks++;
+      sc.walkReads += memReads(steps, before);
+    }
     if (!walk.ok) return this.fault(req, walk.reason, walk.detail, steps, record, c.fpd);
     const size = 1n << BigInt(walk.pageShift);
     const base = walk.pa & ~(size - 1n);
@@ -772,7 +859,7 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
     }
     return out;
   }
-  stats(): Readonly<VtdState['stats']> {
+  stats(): Readonly<VtdStats> {
     return this.s.stats;
   }
 
