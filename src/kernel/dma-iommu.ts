@@ -336,7 +336,11 @@ export class IommuDma implements Stateful {
       // commit 122fac030e91 "iommu/dma: Implement PCI allocation
       // optimisation" (Jan 2017, arm/core for the v4.11 merge window). A 4.10
       // kernel allocates straight from the top of the device's limit.
-      const trySac = this.version >= 604 ? !!ds?.pci32bitWorkaround : this.version >= 411 && !!dev.pci && !this.core.policy.forcedac;
+      // intel-iommu had its own DMA ops until its conversion to iommu-dma (v5.x);
+      // intel_alloc_iova tried below 4 GiB first for every device unless
+      // intel_iommu=forcedac, long before v4.11.
+      const intelOwnOps = domain.iommu === 'intel-iommu' && this.version < 510;
+      const trySac = this.version >= 604 ? !!ds?.pci32bitWorkaround : (this.version >= 411 || intelOwnOps) && !!dev.pci && !this.core.policy.forcedac;
       if (trySac) {
         pfn = iovad.allocIovaFast(len, Number(DMA_BIT_MASK_32 >> shift), false);
         if (!pfn) {

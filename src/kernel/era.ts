@@ -29,6 +29,6 @@ export const KERNEL_ERAS: Record<KernelEra, EraInfo> = {
     what: 'v4.10-rc with "vring: Force use of DMA API for ARM-based systems with legacy devices" (Jan 2017)',
   },
   '4.10': { version: 410, release: '4.10.0', smmu: '2017', virtio: '4.10', what: 'v4.10 (Feb 2017): that patch reverted before the release' },
-  '6.1': { version: 601, release: '6.1.0', smmu: 'current', virtio: '6.x', what: 'Linux 6.1 (Dec 2022, LTS): lazy DMA-FQ default on x86, arm-smmu-v3.disable_bypass still there (default 1)' },
+  '6.1': { version: 601, release: '6.1.0', smmu: 'current', virtio: '6.x', what: 'Linux 6.1 (Dec 2022, LTS)' },
   '6.x': { version: 612, release: '6.12.0', smmu: 'current', virtio: '6.x', what: 'current Linux: ACCESS_PLATFORM (or Xen) means the DMA API; arm-smmu-v3.disable_bypass gone (v6.10)' },
 };

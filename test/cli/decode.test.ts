@@ -1,10 +1,11 @@
-/** `dma-lab decode`: the seed 000 log decodes into the right fields, in text and JSON. */
+/** `dma-lab decode`: the seed 000 log and Intel DMAR fault lines of every era decode into the right fields, in text and JSON. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { cli, ROOT } from './helpers.ts';
 
 const fixture = join(ROOT, 'test', 'fixtures', 'seed000-smmu-events.log');
+const dmarFixture = join(ROOT, 'test', 'fixtures', 'dmar-faults-eras.log');
 
 test('the seed 000 dump: two F_TRANSLATION reads by StreamID 0 of 0x8fa081002 and 0x8fa081000', () => {
   const r = cli(['decode', fixture]);
@@ -51,6 +52,65 @@ test('the events our own fast-model boot logs decode to what the model recorded'
   assert.is(r.status, 0, r.stdout);
   assert.match(r.stdout, 'F_TRANSLATION from 2b400000.smmu');
   assert.match(r.stdout, /StreamID\s+dw0\[63:32\]\s+0\s/);
+});
+
+// REFERENCE.md 3.6: the example read fault (00:02.0, page 0xfffff000, reason 6) as each era printed it.
+const ERA_LINES: [string, string][] = [
+  ['legacy', 'DMAR:[DMA Read] Request device [00:02.0] fault addr fffff000 \nDMAR:[fault reason 06] PTE Read access is not set\n'],
+  ['v4', 'DMAR: [DMA Read] Request device [00:02.0] fault addr fffff000 [fault reason 06] PTE Read access is not set\n'],
+  ['v5.6', 'DMAR: [DMA Read] Request device [00:02.0] PASID ffffffff fault addr fffff000 [fault reason 06] PTE Read access is not set\n'],
+  ['current', 'DMAR: [DMA Read NO_PASID] Request device [00:02.0] fault addr 0xfffff000 [fault reason 0x06] PTE Read access is not set\n'],
+];
+
+type DmarJson = { kind: string; form: string; line: number; sid: number; bdf: string; access: string; addr: string; reason: number; reasonText: string; name: string; pasid: unknown; raw: string[]; fields: { name: string; text: string }[] };
+
+for (const [era, input] of ERA_LINES) {
+  test(`DMAR fault, ${era} form: read by 00:02.0 (SID 0x0010) of page 0xfffff000, reason 0x06, same record`, () => {
+    const r = cli(['decode', '-', '--json'], { input });
+    assert.is(r.status, 0, r.stderr + r.stdout);
+    const reps = JSON.parse(r.stdout) as DmarJson[];
+    assert.is(reps.length, 1);
+    const d = reps[0]!;
+    assert.equal(
+      [d.kind, d.form, d.sid, d.bdf, d.access, d.addr, d.reason, d.name, d.reasonText, d.pasid],
+      ['intel-dmar-fault', era, 0x10, '00:02.0', 'read', '0xfffff000', 6, 'VTD_FR_READ', 'PTE Read access is not set', null],
+    );
+    // REFERENCE 3.4: the fault record Linux read: FI = the page, SID [79:64], FR [103:96], T (bit 126) = read, F (bit 127)
+    assert.equal(d.raw, ['0xfffff000', '0xc000000600000010']);
+    const text = cli(['decode', '-'], { input }).stdout;
+    assert.match(text, 'Intel DMAR DMA read fault by 00:02.0, page 0xfffff000, reason 0x06 VTD_FR_READ');
+    assert.match(text, /device\s+SID \[79:64\]\s+00:02\.0 \(source-id 0x0010\)/);
+    assert.match(text, /reason\s+FR \[103:96\]\s+0x06 VTD_FR_READ: PTE Read access is not set/);
+    assert.match(text, /T\s+\[126\]\s+1\s/);
+    assert.match(text, 'nothing is mapped at that IOVA');
+    if (era !== 'current') assert.match(text, 'printed in decimal as 06');
+  });
+}
+
+test('the DMAR fixture: four eras in one log, in line order, each with the status line before it', () => {
+  const r = cli(['decode', dmarFixture, '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const reps = JSON.parse(r.stdout) as (DmarJson & { record: { fsts?: number; time?: number } })[];
+  assert.equal(reps.map((x) => x.form), ['legacy', 'v4', 'v5.6', 'current']);
+  assert.equal(reps.map((x) => x.line), [4, 8, 11, 14]);
+  assert.equal(reps.map((x) => x.record.fsts ?? null), [null, 2, 2, 2]);
+  assert.equal(reps.map((x) => x.record.time), [12.0001, 12.0002, 12.0003, 12.0004]);
+  assert.ok(reps.every((x) => x.raw[1] === '0xc000000600000010' && x.addr === '0xfffff000'));
+});
+
+test('decimal reasons of the old forms: "12" is 0x0c; the current form\'s hex 0x0c is the same', () => {
+  const old = JSON.parse(cli(['decode', '-', '--json'], { input: 'DMAR: [DMA Write] Request device [00:1f.2] fault addr 1000 [fault reason 12] non-zero reserved fields in PTE\n' }).stdout) as DmarJson[];
+  const cur = JSON.parse(cli(['decode', '-', '--json'], { input: 'DMAR: [DMA Write NO_PASID] Request device [00:1f.2] fault addr 0x1000 [fault reason 0x0c] non-zero reserved fields in PTE\n' }).stdout) as DmarJson[];
+  for (const d of [old[0]!, cur[0]!]) assert.equal([d.reason, d.sid, d.access, d.raw[1]], [0x0c, 0xfa, 'write', '0x8000000c000000fa']);
+});
+
+test('the DMAR fault lines our own x86 machine prints decode to what its fault record held', () => {
+  const run = cli(['run', '-', '--machine', 'x86-q35-vtd'], { input: 'boot iommu.strict=1\ndevdma read nic0 0xfffff000 8\ndmesg\n' });
+  const r = cli(['decode', '-', '--json'], { input: run.stdout });
+  assert.is(r.status, 0, r.stdout);
+  const reps = JSON.parse(r.stdout) as DmarJson[];
+  assert.ok(reps.length >= 1);
+  assert.ok(reps.every((d) => d.kind === 'intel-dmar-fault' && d.form === 'current' && d.sid === 0x10 && d.addr === '0xfffff000' && d.reason === 6));
 });
 
 test.run();

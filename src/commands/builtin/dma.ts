@@ -125,7 +125,8 @@ function mappingLines(linux: Linux, dev: KDevice, dma: u64, len: number): { line
 function deviceCheck(k: KernelDeviceRef, dma: u64, expectPa: u64, what = 'the buffer'): { line: Line; reaches?: u64; ok: boolean } {
   const r = resolveBusAddr(k.ref.master, dma);
   const m = k.ref.master;
-  const via = m.path === 'bypass' ? 'its DMA bypasses the IOMMU' : `through ${m.iommu?.name ?? 'its IOMMU'}, StreamID ${hex(m.sid)}`;
+  const idName = m.iommu?.kind === 'vtd' ? 'source-id' : 'StreamID';
+  const via = m.path === 'bypass' ? 'its DMA bypasses the IOMMU' : `through ${m.iommu?.name ?? 'its IOMMU'}, ${idName} ${hex(m.sid)}`;
   if (r.pa === undefined) return { ok: false, line: [span(`  device check: ${k.ref.name} issuing ${hex(dma)} (${via}) would FAULT: ${r.note}`, 'bad')] };
   const ok = r.pa === expectPa;
   return {
@@ -145,7 +146,7 @@ function mismatchLines(k: KernelDeviceRef): Line[] {
   }
   // An identity (passthrough) domain's STE/context entry passes the address through: nothing to warn about.
   if (k.dev.dmaOps === 'direct' && m.path === 'translated' && k.dev.iommuName && k.linux.core.getDomainForDev(k.dev)?.type !== 'identity') {
-    return [[span(`  note: the kernel gave ${k.ref.name} dma-direct ops, but its DMA goes through ${m.iommu?.name} (StreamID ${hex(m.sid)}): the SMMU translates what the kernel meant as a physical address`, 'warn')]];
+    return [[span(`  note: the kernel gave ${k.ref.name} dma-direct ops, but its DMA goes through ${m.iommu?.name} (${m.iommu?.kind === 'vtd' ? 'source-id' : 'StreamID'} ${hex(m.sid)}): the ${m.iommu?.kind === 'vtd' ? 'remapping unit' : 'SMMU'} translates what the kernel meant as a physical address`, 'warn')]];
   }
   return [];
 }
@@ -328,7 +329,7 @@ export const dmaUnmap: CommandSpec = {
       const left = k.linux.core.iommuIovaToPhys(domain, dma);
       lines.push([span(`  iommu-dma: page-table entries ${left === undefined ? 'cleared' : `NOT cleared (still -> ${hex(left)})`}; ${lazy ? 'the IOVA waits in the flush queue (lazy DMA-FQ): the IOTLB may still hold the old translation until the queue is flushed' : 'IOTLB invalidated at once (strict DMA domain), IOVA returned to the allocator'}`)]);
       after = resolveBusAddr(k.ref.master, dma);
-      if (k.ref.master.path === 'translated') lines.push([span(`  walk now: ${after.pa === undefined ? `${after.note} (the device can no longer reach it)` : `still reaches PA ${hex(after.pa)}`}`, after.pa === undefined ? 'ok' : 'warn')]);
+      if (k.ref.master.path === 'translated') lines.push([span(`  walk now (the tables in memory): ${after.pa === undefined ? `${after.note}${lazy ? ' (but a translation cached in the IOTLB still works until the flush queue is drained)' : ' (the device can no longer reach it)'}` : `still reaches PA ${hex(after.pa)}`}`, after.pa === undefined && !lazy ? 'ok' : 'warn')]);
     } else {
       lines.push([span(`  dma-direct: ${known?.ops === 'swiotlb' ? 'the bounce slot was released (copied back first for from_device/bidirectional)' : 'nothing to undo in hardware: the DMA address was the physical address'}`)]);
     }

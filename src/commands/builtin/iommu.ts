@@ -353,7 +353,11 @@ export const iovaCommand: CommandSpec = {
       lines.push(...table([{ header: 'start', style: 'addr' }, { header: 'end', style: 'addr' }, { header: 'pages', align: 'right' }, { header: 'what' }], info.rows.map((r) => [hex(r.start, 16), hex(r.end, 16), String(r.pages), KIND_TEXT[r.kind] ?? r.kind]), { indent: '  ' }));
       if (!info.rows.length) lines.push(plain('  (empty)'));
       if (info.truncated) lines.push(plain(`  ... ${info.total - info.rows.length} more ranges (a stated limit of ${IOVA_ROWS} rows)`));
-      for (const p of info.msiPages) lines.push(plain(`  MSI doorbell page: IOVA ${hex(p.iova)} -> PA ${hex(p.phys)}`));
+      for (const r of msiPageRuns(info.msiPages)) {
+        if (r.n === 1) lines.push(plain(`  MSI doorbell page: IOVA ${hex(r.iova)} -> PA ${hex(r.phys)}`));
+        // x86: cookie_init_hw_msi_region records every page of the hardware MSI window as IOVA = PA (256 pages for 0xfee00000-0xfeefffff)
+        else lines.push(plain(`  MSI doorbell pages: IOVA ${hex(r.iova)}-${hex(r.iova + BigInt(r.n) * 4096n - 1n)} -> PA ${hex(r.phys)}-${hex(r.phys + BigInt(r.n) * 4096n - 1n)} (${r.n} pages)`));
+      }
     }
     for (const r of resv) {
       lines.push([span(`  reserved region ${hex(r.start, 16)}-${hex(r.end, 16)} ${r.type}${r.kind === 'sw-msi' ? ' (software MSI window: NOT carved out of kernel DMA domains; only VFIO puts doorbells there)' : ''}`, 'dim')]);
@@ -364,6 +368,17 @@ export const iovaCommand: CommandSpec = {
     return { kind: 'iova', data: { ...info, rowsText: info.rows.map(iovaRowText), reserved: resv }, lines };
   },
 };
+
+/** Consecutive doorbell pages with consecutive IOVAs (4 KiB apart), as runs; a lone page is a run of 1. */
+function msiPageRuns(pages: { phys: u64; iova: u64 }[]): { phys: u64; iova: u64; n: number }[] {
+  const out: { phys: u64; iova: u64; n: number }[] = [];
+  for (const p of pages) {
+    const last = out[out.length - 1];
+    if (last && p.iova === last.iova + BigInt(last.n) * 4096n && p.phys === last.phys + BigInt(last.n) * 4096n) last.n++;
+    else out.push({ ...p, n: 1 });
+  }
+  return out;
+}
 
 const KIND_TEXT: Record<string, string> = {
   reserved: 'reserved (carved out at domain set-up)',

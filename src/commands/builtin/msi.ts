@@ -242,7 +242,7 @@ export const msiCommand: CommandSpec = {
     "apic= choose the x86 target (default: the lab's stand-in allocator, APIC 0). Asking again shows the",
     "IRTE the device already has. No driver in this lab enables MSI itself; the command says so.",
   ].join('\n'),
-  examples: ['msi nic0', 'msi vda vector=0x41 apic=2', 'ir table'],
+  examples: ['msi nic0', 'msi vda vector=0x41 apic=2', 'msi 00:02.0'],
   exampleMachine: 'x86-q35-vtd',
   exampleSetup: ['boot'],
   args: [{ name: 'dev', kind: 'device', desc: 'the device: vda, nic0 or a PCI address' }],
