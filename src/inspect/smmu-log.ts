@@ -7,7 +7,7 @@
  *   - the 2017 form: "event 0x10 received:" then four "\t0x%016llx" lines
  *     (linux drivers/iommu/arm-smmu-v3.c, v4.10);
  *   - the current form: the same raw dump followed by two decoded lines
- *     ("event: F_TRANSLATION client: ... sid: 0 ssid: 0 iova: ... ipa: 0"
+ *     ("event: F_TRANSLATION client: ... sid: 0x0 ssid: 0x0 iova: ... ipa: 0x0"
  *     and "unpriv data read s1 \"Input address caused fault\" stag: 0"),
  *     REFERENCE.md 1.6;
  *   - a mail archive's rendering where line breaks were lost and a whole

@@ -32,6 +32,7 @@
  * as arm_smmu_domain_finalise did.
  */
 import { type u64, hex, hexRaw } from '../machine/u64.ts';
+import { kHashX } from './printk.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { clone, type Stateful } from '../machine/state.ts';
 import { encode, get } from '../machine/fields.ts';
@@ -173,8 +174,8 @@ const CR1_VALUE = (3 << 10) | (1 << 8) | (1 << 6) | (3 << 4) | (1 << 2) | (1 << 
 /** CR2: RECINVSID | PTM (unverified which era set PTM; the model ignores CR2). */
 const CR2_VALUE = (1 << 1) | (1 << 2);
 
-/** C's "%#x": 0 prints as "0", anything else with 0x. */
-const cHashX = (v: u64 | number): string => (BigInt(v) === 0n ? '0' : hex(v));
+/** The kernel's "%#x" (see printk.ts: 0 prints as 0x0, unlike glibc). */
+const cHashX = kHashX;
 
 export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly name: string;

@@ -27,6 +27,7 @@
  *   current "[INTR-REMAP] Request device [00:02.0] fault index 0x5 [fault reason 0x22] ..."
  * A short-lived variant printed the device as [0x00:0x02.0]; not modelled.
  */
+import { kHashX } from './printk.ts';
 import { type u64, hexRaw } from '../machine/u64.ts';
 import { linuxFaultReason } from '../machine/vtd/fault.ts';
 
@@ -49,8 +50,8 @@ export function dmarPrefix(version: number): string {
 
 /** C's "%#016Lx": 0x plus hex, zero-padded to 16 characters in all. */
 export const cHash016 = (v: u64): string => `0x${hexRaw(v, 14)}`;
-/** C's "%#x": "0" for zero, else 0x-prefixed. */
-export const cHashX = (v: u64 | number): string => (BigInt(v) === 0n ? '0' : `0x${v.toString(16)}`);
+/** The kernel's "%#x" (see printk.ts: 0 prints as 0x0). */
+export const cHashX = kHashX;
 
 /** One fault as dmar_fault reads it from a record. */
 export interface DmarFaultInfo {

@@ -56,7 +56,7 @@ arm-smmu-v3 2b400000.smmu: 	0x00000000fffff010
 arm-smmu-v3 2b400000.smmu: 	0x0000020800000000
 arm-smmu-v3 2b400000.smmu: 	0x00000008fa081002
 arm-smmu-v3 2b400000.smmu: 	0x0000000000000000
-arm-smmu-v3 2b400000.smmu: event: F_TRANSLATION client: 0000:00:01.0 sid: 0 ssid: 0 iova: 0x8fa081002 ipa: 0
+arm-smmu-v3 2b400000.smmu: event: F_TRANSLATION client: 0000:00:01.0 sid: 0x0 ssid: 0x0 iova: 0x8fa081002 ipa: 0x0
 arm-smmu-v3 2b400000.smmu: unpriv data read s1 "Input address caused fault" stag: 0
 arm-smmu-v3 2b400000.smmu: event 0x02 received:
 arm-smmu-v3 2b400000.smmu: 	0x0000012c00000002

@@ -33,6 +33,9 @@ export const machineCommand: CommandSpec = {
       s.replaceSystem(prev);
       throw e;
     }
-    return { kind: 'machine', data: { preset: p.name, options: Object.fromEntries(s.system.options) }, lines: [[span('machine: ', 'dim'), span(p.name, 'name'), span(` — ${p.summary} (not booted)`, 'dim')]] };
+    return { kind: 'machine', data: { preset: p.name, options: Object.fromEntries(s.system.options) }, lines: [
+        [span('machine: ', 'dim'), span(p.name, 'name'), span(` — ${p.summary} (not booted)`, 'dim')],
+        ...(s.system.options.size ? [[span(`options changed from that: ${[...s.system.options].map(([k, v]) => `${k}=${v || 'unset'}`).join(' ')}`, 'dim')]] : []),
+      ] };
   },
 };
