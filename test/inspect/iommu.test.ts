@@ -7,36 +7,10 @@ import { IommuCore } from '../../src/kernel/iommu.ts';
 import { IommuDma } from '../../src/kernel/dma-iommu.ts';
 import { infoGroups, infoResv, iovaInfo, iovaRowText } from '../../src/inspect/iommu.ts';
 import { DMA_TO_DEVICE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_WRITE, type DomainType, type IommuDomain, type IommuDriver, type KDevice, type ResvRegion } from '../../src/kernel/types.ts';
+import { FakeIommu } from '../kernel/fake-iommu.ts';
 
 // ---- a fake IOMMU driver: a Map-based page table per domain ------------------------
 
-class FakeIommu implements IommuDriver {
-  readonly name = 'smmu0';
-  tables = new Map<number, Map<u64, u64>>();
-  private nextId = 0;
-  domainAlloc(type: DomainType): IommuDomain {
-    const id = this.nextId++;
-    this.tables.set(id, new Map());
-    return { id, type, iommu: this.name, apertureStart: 0n, apertureEnd: 0xffff_ffff_ffffn, pgsizeBitmap: 0x4020_1000n };
-  }
-  attachDev(): void {}
-  map(d: IommuDomain, iova: u64, pa: u64, size: u64): void {
-    for (let o = 0n; o < size; o += 4096n) this.tables.get(d.id)!.set(iova + o, pa + o);
-  }
-  unmap(d: IommuDomain, iova: u64, size: u64): u64 {
-    let n = 0n;
-    for (let o = 0n; o < size; o += 4096n) if (this.tables.get(d.id)!.delete(iova + o)) n += 4096n;
-    return n;
-  }
-  iotlbSync(): void {}
-  flushIotlbAll(): void {}
-  iovaToPhys(d: IommuDomain, iova: u64): u64 | undefined {
-    return this.tables.get(d.id)!.get(iova);
-  }
-  getResvRegions(): ResvRegion[] {
-    return [{ start: 0x800_0000n, length: 0x10_0000n, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }];
-  }
-}
 
 // QEMU virt's PCIe windows (src/scenarios/arm-virt.ts).
 const host = new PciHostBridge({

@@ -11,55 +11,10 @@ import {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE,
   type DomainType, type IommuDomain, type IommuDriver, type KDevice, type ResvRegion,
 } from '../../src/kernel/types.ts';
+import { FakeIommu } from './fake-iommu.ts';
 
 // ---- a fake IOMMU driver: a Map-based page table per domain ------------------------
 
-class FakeIommu implements IommuDriver {
-  readonly name = 'smmu0';
-  tables = new Map<number, Map<u64, { pa: u64; prot: number }>>();
-  syncs = 0;
-  flushes = 0;
-  private nextId = 1;
-  constructor(
-    private apertureEnd: u64 = 0xffff_ffff_ffffn,
-    private resv: () => ResvRegion[] = () => [{ start: 0x800_0000n, length: 0x10_0000n, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }],
-  ) {}
-  domainAlloc(type: DomainType): IommuDomain {
-    const id = this.nextId++;
-    this.tables.set(id, new Map());
-    return { id, type, iommu: this.name, apertureStart: 0n, apertureEnd: this.apertureEnd, pgsizeBitmap: 0x4020_1000n };
-  }
-  attachDev(): void {}
-  map(d: IommuDomain, iova: u64, pa: u64, size: u64, prot: number): void {
-    const t = this.tables.get(d.id)!;
-    for (let o = 0n; o < size; o += 4096n) {
-      if (t.has(iova + o)) throw new Error(`IOVA ${iova + o} already mapped`);
-      t.set(iova + o, { pa: pa + o, prot });
-    }
-  }
-  unmap(d: IommuDomain, iova: u64, size: u64): u64 {
-    const t = this.tables.get(d.id)!;
-    let n = 0n;
-    for (let o = 0n; o < size; o += 4096n) if (t.delete(iova + o)) n += 4096n;
-    return n;
-  }
-  iotlbSync(): void {
-    this.syncs++;
-  }
-  flushIotlbAll(): void {
-    this.flushes++;
-  }
-  iovaToPhys(d: IommuDomain, iova: u64): u64 | undefined {
-    const e = this.tables.get(d.id)!.get(iova & ~0xfffn);
-    return e ? e.pa + (iova & 0xfffn) : undefined;
-  }
-  prot(d: IommuDomain, iova: u64): number | undefined {
-    return this.tables.get(d.id)!.get(iova & ~0xfffn)?.prot;
-  }
-  getResvRegions(): ResvRegion[] {
-    return this.resv();
-  }
-}
 
 const M64 = U64_MAX;
 const M32 = 0xffff_ffffn;
@@ -133,10 +88,10 @@ test('iova_reserve_pci_windows: host-bridge memory windows are carved out of the
 });
 
 test('reserved regions other than SW_MSI are carved out of DMA domains (SW_MSI is not: iommu-dma manages it)', () => {
-  const drv = new FakeIommu(undefined, () => [
+  const drv = new FakeIommu({ resv: () => [
     { start: 0x800_0000n, length: 0x10_0000n, prot: 0, type: 'sw-msi' },
     { start: 0xfff0_0000n, length: 0x10_0000n, prot: 0, type: 'reserved' },
-  ]);
+  ] });
   const { dma, attach } = setup([], {}, drv);
   const dev = attach(pciDev('0000:00:01.0'));
   assert.is(dma.mapPage(dev, 0x4000_0000n, 4096, DMA_TO_DEVICE), 0xffef_f000n);
@@ -176,7 +131,7 @@ test('iommu.forcedac=1: PCI devices skip the 32-bit-first trick', () => {
 
 test('DMA_MAPPING_ERROR when the IOVA space is exhausted', () => {
   // A 64 KiB aperture: pfns 1..15 usable.
-  const { dma, attach } = setup([], {}, new FakeIommu(0xffffn, () => []));
+  const { dma, attach } = setup([], {}, new FakeIommu({ apertureEnd: 0xffffn, resv: () => [] }));
   const dev = attach(platDev('tiny.dma'));
   const got: u64[] = [];
   for (let i = 0; i < 15; i++) got.push(dma.mapPage(dev, 0x4000_0000n + BigInt(i) * 4096n, 4096, DMA_TO_DEVICE));
@@ -294,7 +249,7 @@ test('seed 003 numbers pass in later eras (max(mask, mask+1); the limit check; t
 });
 
 test('v6.4+: a dma-ranges map outside the aperture still fails the check', () => {
-  const { dma, core } = setup([], {}, new FakeIommu(0xffff_ffffn));
+  const { dma, core } = setup([], {}, new FakeIommu({ apertureEnd: 0xffff_ffffn }));
   const dev = platDev('far.dma', { dmaRangeMap: [{ cpuStart: 0x40_0000_0000n, dmaStart: 0x40_0000_0000n, size: 0x1000_0000n }] });
   core.probeDevice(dev);
   assert.not.ok(dma.iommuSetupDmaOps(dev));
@@ -389,7 +344,7 @@ test('kernel DMA domains take the doorbell IOVA from the normal allocator, ignor
 });
 
 test('hardware MSI regions (x86 0xfee00000) are reserved and used 1:1 for doorbells', () => {
-  const drv = new FakeIommu(undefined, () => [{ start: 0xfee0_0000n, length: 0x10_0000n, prot: 0, type: 'msi' }]);
+  const drv = new FakeIommu({ resv: () => [{ start: 0xfee0_0000n, length: 0x10_0000n, prot: 0, type: 'msi' }] });
   const { dma, attach } = setup([], { arch: 'x86_64' }, drv);
   const dev = attach(pciDev('0000:00:01.0'));
   assert.equal(dma.iommuDmaPrepareMsi(dev, 0xfee0_1004n), { ok: true, iova: 0xfee0_1000n, msgAddr: 0xfee0_1004n });

@@ -11,40 +11,10 @@ import { DmaDirect } from '../../src/kernel/dma-direct.ts';
 import { Swiotlb } from '../../src/kernel/swiotlb.ts';
 import { DmaMapping, dmaMappingError } from '../../src/kernel/dma-mapping.ts';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DomainType, type IommuDomain, type IommuDriver, type KDevice, type ResvRegion } from '../../src/kernel/types.ts';
+import { FakeIommu } from './fake-iommu.ts';
 
 // ---- a fake IOMMU driver: a Map-based page table per domain ------------------------
 
-class FakeIommu implements IommuDriver {
-  readonly name = 'smmu0';
-  tables = new Map<number, Map<u64, u64>>();
-  syncs = 0;
-  private nextId = 1;
-  domainAlloc(type: DomainType): IommuDomain {
-    const id = this.nextId++;
-    this.tables.set(id, new Map());
-    return { id, type, iommu: this.name, apertureStart: 0n, apertureEnd: 0xffff_ffff_ffffn, pgsizeBitmap: 0x4020_1000n };
-  }
-  attachDev(): void {}
-  map(d: IommuDomain, iova: u64, pa: u64, size: u64): void {
-    for (let o = 0n; o < size; o += 4096n) this.tables.get(d.id)!.set(iova + o, pa + o);
-  }
-  unmap(d: IommuDomain, iova: u64, size: u64): u64 {
-    let n = 0n;
-    for (let o = 0n; o < size; o += 4096n) if (this.tables.get(d.id)!.delete(iova + o)) n += 4096n;
-    return n;
-  }
-  iotlbSync(): void {
-    this.syncs++;
-  }
-  flushIotlbAll(): void {}
-  iovaToPhys(d: IommuDomain, iova: u64): u64 | undefined {
-    const pa = this.tables.get(d.id)!.get(iova & ~0xfffn);
-    return pa === undefined ? undefined : pa + (iova & 0xfffn);
-  }
-  getResvRegions(): ResvRegion[] {
-    return [];
-  }
-}
 
 function vf(name = '0002:81:10.0', iommu = true): KDevice {
   const fn = new PciFunction({ name, bdf: { segment: 2, bus: 0x81, dev: 0x10, fn: 0 }, vendorId: 0x8086, deviceId: 0x10ed, classCode: 0x020000, description: '82599 VF' });

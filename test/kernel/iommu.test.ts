@@ -8,60 +8,11 @@ import {
   type IommuCoreConfig, type KernelArch,
 } from '../../src/kernel/iommu.ts';
 import { IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE, type DomainType, type IommuDomain, type IommuDriver, type KDevice, type ResvRegion } from '../../src/kernel/types.ts';
+import { FakeIommu, SMMU_SW_MSI } from './fake-iommu.ts';
 
 // ---- a fake IOMMU driver: a Map-based page table per domain ------------------------
 
-class FakeIommu implements IommuDriver {
-  readonly name: string;
-  tables = new Map<number, Map<u64, { pa: u64; prot: number }>>();
-  attached = new Map<string, number>();
-  refuse = new Set<DomainType>();
-  domainFree?: (d: IommuDomain) => void;
-  syncs = 0;
-  flushes = 0;
-  private nextId = 1;
-  constructor(name = 'smmu0', private resv: (dev: KDevice) => ResvRegion[] = () => [SMMU_SW_MSI]) {
-    this.name = name;
-  }
-  domainAlloc(type: DomainType): IommuDomain {
-    if (this.refuse.has(type)) throw new Error(`no ${type} domains`);
-    const id = this.nextId++;
-    this.tables.set(id, new Map());
-    return { id, type, iommu: this.name, apertureStart: 0n, apertureEnd: 0xffff_ffff_ffffn, pgsizeBitmap: 0x4020_1000n };
-  }
-  attachDev(dev: KDevice, d: IommuDomain): void {
-    this.attached.set(dev.name, d.id);
-  }
-  map(d: IommuDomain, iova: u64, pa: u64, size: u64, prot: number): void {
-    const t = this.tables.get(d.id)!;
-    for (let o = 0n; o < size; o += 4096n) {
-      if (t.has(iova + o)) throw new Error('already mapped');
-      t.set(iova + o, { pa: pa + o, prot });
-    }
-  }
-  unmap(d: IommuDomain, iova: u64, size: u64): u64 {
-    const t = this.tables.get(d.id)!;
-    let n = 0n;
-    for (let o = 0n; o < size; o += 4096n) if (t.delete(iova + o)) n += 4096n;
-    return n;
-  }
-  iotlbSync(): void {
-    this.syncs++;
-  }
-  flushIotlbAll(): void {
-    this.flushes++;
-  }
-  iovaToPhys(d: IommuDomain, iova: u64): u64 | undefined {
-    const e = this.tables.get(d.id)!.get(iova & ~0xfffn);
-    return e ? e.pa + (iova & 0xfffn) : undefined;
-  }
-  getResvRegions(dev: KDevice): ResvRegion[] {
-    return this.resv(dev);
-  }
-}
 
-/** arm-smmu-v3's SW_MSI window: MSI_IOVA_BASE 0x8000000, MSI_IOVA_LENGTH 0x100000 (REFERENCE.md 4.3). */
-const SMMU_SW_MSI: ResvRegion = { start: 0x800_0000n, length: 0x10_0000n, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' };
 
 const host = new PciHostBridge({ name: 'pcie.0', segment: 0, busStart: 0, busEnd: 15, ecamBase: 0x3f00_0000n, windows: [] });
 

@@ -46,6 +46,7 @@
  *   m.addIommu(smmu); // also registers its state for undo
  *   const master: DmaMaster = { name: 'vda', rid, sid: rid, path: 'translated', iommu: smmu };
  */
+import { type IommuSidCounts, newSidCounts, memReads as countReads } from '../iommu-counts.ts';
 import { type u64, hex } from '../u64.ts';
 import type { AccessSize, MmioHandler, PhysicalMemory } from '../memory.ts';
 import { BusError } from '../errors.ts';
@@ -104,21 +105,8 @@ interface TlbEntry {
  * (kernel/cost.ts). Only real transactions count: inspection walks
  * (TranslateOptions.useTlb = false) are left out.
  */
-export interface SmmuSidCounts {
-  /** Transactions presented with this StreamID while the SMMU was enabled. */
-  translations: number;
-  /** Of those, passed through untranslated (STE Config = bypass). */
-  bypass: number;
-  tlbHits: number;
-  tlbMisses: number;
-  /** Page-table walks, and the descriptors they read from memory (one read per level). */
-  walks: number;
-  walkReads: number;
-  /** STE/CD (and level-1 stream table descriptor) reads on a configuration-cache miss. */
-  cfgReads: number;
-  /** CMD_CFGI_STE / CFGI_CD naming this StreamID. */
-  cfgInvalidations: number;
-}
+/** Per-StreamID counters (see iommu-counts.ts). */
+export type SmmuSidCounts = IommuSidCounts;
 
 /**
  * Invalidation work per TLB tag: an ASID (stage 1) or 0x10000 + VMID
@@ -158,13 +146,7 @@ interface SmmuV3State {
   syncTag: number | null;
 }
 
-const newSidCounts = (): SmmuSidCounts => ({ translations: 0, bypass: 0, tlbHits: 0, tlbMisses: 0, walks: 0, walkReads: 0, cfgReads: 0, cfgInvalidations: 0 });
-/** Steps that read a descriptor from memory (a failed read counts: the access was made). */
-const memReads = (steps: TranslationStep[], from: number): number => {
-  let n = 0;
-  for (let i = from; i < steps.length; i++) if (steps[i]!.descAddr !== undefined && !steps[i]!.note.startsWith('config cache hit')) n++;
-  return n;
-};
+const memReads = (steps: TranslationStep[], from: number): number => countReads(steps, from, 'config cache hit');
 
 /** Stated limit: IOTLB entries kept per size class (oldest evicted first). */
 export const IOTLB_CAPACITY = 4096;

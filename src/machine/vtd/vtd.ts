@@ -51,6 +51,7 @@
  *   m.interruptWindow = new X86InterruptWindow({ interrupts: m.interrupts, units: [unit] });
  *   const master: DmaMaster = { name: 'vda', rid: 0x10, sid: 0x10, path: 'translated', iommu: unit };
  */
+import { type IommuSidCounts, newSidCounts, memReads as countReads } from '../iommu-counts.ts';
 import { type u64, hex } from '../u64.ts';
 import type { AccessSize, MmioHandler, PhysicalMemory } from '../memory.ts';
 import { BusError } from '../errors.ts';
@@ -129,21 +130,8 @@ interface VtdState {
  * (kernel/cost.ts). Only real transactions count: inspection walks
  * (TranslateOptions.useTlb = false) are left out.
  */
-export interface VtdSidCounts {
-  /** Requests presented with this source-id while translation was enabled. */
-  translations: number;
-  /** Of those, passed through (context TT = 2). */
-  bypass: number;
-  tlbHits: number;
-  tlbMisses: number;
-  /** Second-level walks and the entries they read (one read per level). */
-  walks: number;
-  walkReads: number;
-  /** Root and context entry reads on a context-cache miss. */
-  cfgReads: number;
-  /** Device-selective context-cache invalidations naming this source-id. */
-  cfgInvalidations: number;
-}
+/** Per-source-id counters (see iommu-counts.ts). */
+export type VtdSidCounts = IommuSidCounts;
 
 /** Invalidation work per domain id (key -1: global ones, and waits that follow no single DID). */
 export interface VtdDidCounts {
@@ -170,13 +158,8 @@ export interface VtdStats {
   byDid: Record<number, VtdDidCounts>;
 }
 
-const newVtdSidCounts = (): VtdSidCounts => ({ translations: 0, bypass: 0, tlbHits: 0, tlbMisses: 0, walks: 0, walkReads: 0, cfgReads: 0, cfgInvalidations: 0 });
-/** Steps that read an entry from memory (a failed read counts: the access was made). */
-const memReads = (steps: TranslationStep[], from: number): number => {
-  let n = 0;
-  for (let i = from; i < steps.length; i++) if (steps[i]!.descAddr !== undefined && !steps[i]!.note.startsWith('context-cache hit')) n++;
-  return n;
-};
+const newVtdSidCounts = newSidCounts;
+const memReads = (steps: TranslationStep[], from: number): number => countReads(steps, from, 'context-cache hit');
 
 /** Stated limit: IOTLB entries kept (oldest evicted first). */
 export const VTD_IOTLB_CAPACITY = 4096;
