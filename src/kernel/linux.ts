@@ -137,6 +137,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const top = ram.reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
   const swiotlb = new Swiotlb(kernel, m.memory, pages, { version: era.version });
   swiotlb.swiotlbInit(top > 0x1_0000_0000n);
+  swiotlb.onBounce = (dev, from, to, len, why) =>
+    m.trace.add({ device: dev.master.name, rid: dev.pci?.rid, op: 'write', addr: from, len, path: 'bypass', steps: [], outcome: { kind: 'ok', pa: to }, what: `swiotlb bounce on ${why}`, cpu: 'swiotlb' });
   const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
   const core = new IommuCore(kernel, { arch: m.info.arch, version: era.version });
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });

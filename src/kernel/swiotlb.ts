@@ -130,6 +130,8 @@ export interface SwiotlbOptions {
 
 export class Swiotlb implements Stateful {
   private s: SwiotlbState;
+  /** Called after every bounce copy (from, to, bytes): the boot code records it in the DMA trace. */
+  onBounce?: (dev: KDevice, from: u64, to: u64, len: number, why: SwiotlbBounce['why']) => void;
   private readonly version: KernelVersion;
   readonly params: SwiotlbParams;
 
@@ -325,6 +327,8 @@ export class Swiotlb implements Stateful {
       s.stats.bytesFromDevice += size;
     }
     s.log.push({ seq: s.seq++, dev: dev.name, dir, orig, tlb: tlbAddr, len: size, why });
+    // The copy is CPU work, but it is part of the device's DMA: the trace shows it in line.
+    this.onBounce?.(dev, dir === 'to-device' ? orig : tlbAddr, dir === 'to-device' ? tlbAddr : orig, size, why);
     if (s.log.length > SWIOTLB_LOG_CAPACITY) s.log.shift();
   }
 

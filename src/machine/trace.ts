@@ -56,6 +56,12 @@ export interface TraceRecord {
   outcome: DmaOutcome;
   /** Why the device made the access ("avail.idx", "desc[3]", "blk data"). */
   what?: string;
+  /**
+   * Set when the record is not a device access but a CPU copy made on the
+   * device's behalf (a swiotlb bounce): who copied. `addr` is then the
+   * source and `outcome.pa` the destination of the copy.
+   */
+  cpu?: string;
 }
 
 interface TraceState {

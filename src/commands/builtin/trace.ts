@@ -8,6 +8,19 @@ import { DmaTrace } from '../../machine/trace.ts';
 
 export function traceSummary(r: TraceRecord): Line {
   const o = r.outcome;
+  if (r.cpu) {
+    // A CPU copy made for the device (swiotlb bounce), not a device access.
+    return [
+      span(`#${r.seq}`.padEnd(6), 'dim'),
+      span(r.device.padEnd(6), 'name'),
+      span(` CPU copy by ${r.cpu}: `),
+      span(hex(r.addr), 'addr'),
+      span(' -> '),
+      span(o.kind === 'ok' ? hex(o.pa) : '?', 'addr'),
+      span(` +${r.len}`),
+      span(r.what ? ` (${r.what})` : '', 'dim'),
+    ];
+  }
   const out: Line = [
     span(`#${r.seq}`.padEnd(6), 'dim'),
     span(r.device.padEnd(6), 'name'),
