@@ -157,6 +157,17 @@ export interface Lesson {
   text: string;
   meta: FrontMatter;
   steps: Step[];
+  /**
+   * Parsed for a list only (the home screen): steps, cells and goal ids are
+   * there, but predict and goal blocks were not read (their YAML is most of
+   * a parse's cost). Open a lesson from a full parse.
+   */
+  light?: boolean;
+}
+
+export interface ParseOptions {
+  /** See Lesson.light. */
+  light?: boolean;
 }
 
 export const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
@@ -182,7 +193,7 @@ export function cellCommands(cell: Cell): CellCommand[] {
  * Parse a lesson file. Always returns a lesson (as much as could be read)
  * and the problems found; a lesson with problems should not be opened.
  */
-export function parseLesson(text: string, file: string): { lesson: Lesson; diagnostics: Diagnostic[] } {
+export function parseLesson(text: string, file: string, opts: ParseOptions = {}): { lesson: Lesson; diagnostics: Diagnostic[] } {
   const diags: Diagnostic[] = [];
   const src = text.replace(/\r\n?/g, '\n');
   const lines = src.split('\n');
@@ -246,10 +257,12 @@ export function parseLesson(text: string, file: string): { lesson: Lesson; diagn
         cur.blocks.push({ kind: 'cell', cell });
       } else if (kind === 'predict') {
         if (pending) diags.push({ line: pending.line, message: 'two predict blocks in a row: each attaches to the next dma cell' });
-        pending = parsePredict(t.content, fenceLine, diags);
+        pending = opts.light ? undefined : parsePredict(t.content, fenceLine, diags);
         if (!pending) pending = undefined;
       } else {
-        const g = parseGoal(t.content, fenceLine, cur.index, cur.goals.length + 1, diags);
+        const g = opts.light
+          ? { id: `s${cur.index}g${cur.goals.length + 1}`, step: cur.index, line: fenceLine, title: '', checks: [], hints: [], solution: '' }
+          : parseGoal(t.content, fenceLine, cur.index, cur.goals.length + 1, diags);
         if (g) {
           cur.goals.push(g);
           cur.blocks.push({ kind: 'goal', goal: g });
@@ -264,7 +277,7 @@ export function parseLesson(text: string, file: string): { lesson: Lesson; diagn
   steps.forEach((s) => {
     if (s.index > 0 && !s.title.trim()) diags.push({ line: s.line, message: 'a step heading needs a title' });
   });
-  return { lesson: { file, text: src, meta, steps }, diagnostics: diags.sort((a, b) => a.line - b.line) };
+  return { lesson: { file, text: src, meta, steps, ...(opts.light ? { light: true } : {}) }, diagnostics: diags.sort((a, b) => a.line - b.line) };
 }
 
 /** Every cell and goal of a lesson, in order. */

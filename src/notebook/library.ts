@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseLesson, type Diagnostic, type Lesson } from './format.ts';
+import { parseLesson, type ParseOptions, type Diagnostic, type Lesson } from './format.ts';
 
 /**
  * Where the lessons are. The code runs from src/notebook (tsx) or from
@@ -37,9 +37,9 @@ export interface LessonEntry {
 /** The slug of a lesson file name: 00-tour.md -> tour. */
 export const slugOf = (file: string): string => basename(file).replace(/\.md$/, '').replace(/^\d+-/, '');
 
-export function loadLessonFile(file: string): LessonEntry {
+export function loadLessonFile(file: string, opts: ParseOptions = {}): LessonEntry {
   const text = readFileSync(file, 'utf8');
-  const { lesson, diagnostics } = parseLesson(text, file);
+  const { lesson, diagnostics } = parseLesson(text, file, opts);
   return { file, id: lesson.meta.id || slugOf(file), lesson, diagnostics };
 }
 
@@ -52,8 +52,8 @@ export function lessonFiles(dir = lessonsDir()): string[] {
     .map((f) => join(dir, f));
 }
 
-export function listLessons(dir = lessonsDir()): LessonEntry[] {
-  return lessonFiles(dir).map(loadLessonFile);
+export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry[] {
+  return lessonFiles(dir).map((f) => loadLessonFile(f, opts));
 }
 
 /**

@@ -6,7 +6,7 @@
 import { useRef, useState } from 'react';
 import { useApp } from 'ink';
 import { Notebook } from '../notebook/engine.ts';
-import type { LessonEntry } from '../notebook/library.ts';
+import { loadLessonFile, type LessonEntry } from '../notebook/library.ts';
 import type { ProgressStore } from '../notebook/progress.ts';
 import type { DocLine } from '../notebook/prose.ts';
 import type { Preset } from '../scenarios/system.ts';
@@ -36,7 +36,8 @@ export interface AppProps {
 type Screen = { kind: 'home'; message?: DocLine } | { kind: 'notebook'; nb: Notebook; status?: DocLine };
 
 function openLesson(entry: LessonEntry, store: ProgressStore): Screen {
-  const nb = Notebook.forLesson(entry.lesson, { progress: store.ensure(entry.id) });
+  const lesson = entry.lesson.light ? loadLessonFile(entry.file).lesson : entry.lesson;
+  const nb = Notebook.forLesson(lesson, { progress: store.ensure(entry.id) });
   store.save();
   const p = nb.prepared;
   const status: DocLine | undefined =

@@ -27,7 +27,8 @@ const ALT_OFF = '\x1b[?1049l';
 export async function runTui(o: TuiOptions): Promise<number> {
   let notice: string | undefined;
   const store = ProgressStore.load(progressFile(), (m) => (notice = m));
-  const lessons = listLessons();
+  // The home screen needs titles and counts only: a light parse (App parses a lesson in full when it opens).
+  const lessons = listLessons(undefined, { light: true });
   let start: Start = { kind: 'home' };
   if (o.lessonFile) {
     const entry = lessons.find((e) => e.file === o.lessonFile) ?? loadLessonFile(o.lessonFile);

@@ -121,4 +121,21 @@ test('a file without front matter or steps is reported at line 1', () => {
   assert.ok(d.some((x) => /at least one step/.test(x.message)));
 });
 
+
+test('a light parse (the home screen) has the same steps, cell ids and goal ids as a full one, without reading goal YAML', async () => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { parseLesson: parse } = await import('../../src/notebook/format.ts');
+  const dir = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..', 'lessons');
+  for (const f of readdirSync(dir).filter((x) => /^\d+-.*\.md$/.test(x))) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    const full = parse(text, f).lesson;
+    const light = parse(text, f, { light: true }).lesson;
+    assert.ok(light.light && !full.light);
+    assert.equal(light.meta, full.meta, f);
+    assert.equal(light.steps.map((s) => [s.title, s.cells.map((c) => c.id), s.goals.map((g) => g.id)]), full.steps.map((s) => [s.title, s.cells.map((c) => c.id), s.goals.map((g) => g.id)]), f);
+    assert.ok(light.steps.flatMap((s) => s.goals).every((g) => g.checks.length === 0), 'goal blocks are not read');
+  }
+});
+
 test.run();
