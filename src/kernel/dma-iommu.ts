@@ -160,6 +160,7 @@ export class IommuDma implements Stateful {
     core.addListener({
       defaultDomainChanged: (group, old) => {
         if (old) this.cookies.delete(domainKey(old));
+        this.lastCookie = undefined;
         for (const dev of core.groupDevices(group)) this.iommuSetupDmaOps(dev);
       },
       flushQueueEnabled: (d) => {
@@ -210,6 +211,7 @@ export class IommuDma implements Stateful {
     if (!c) {
       c = this.newIovaCookie();
       this.cookies.set(key, c);
+      this.lastCookie = undefined;
     }
     if (c.st.type !== 'iova') return -EINVAL;
     const granule = lowestPageSize(domain.pgsizeBitmap);
@@ -415,11 +417,19 @@ export class IommuDma implements Stateful {
 
   // ---- map / unmap -----------------------------------------------------------------
 
+  private lastCookie: { d: IommuDomain; c: Cookie; r: [IommuDomain, Cookie] } | undefined;
+
   private domainCookie(dev: KDevice): [IommuDomain, Cookie] | undefined {
     const d = this.core.getDmaDomain(dev);
     if (!d) return undefined;
+    // Every map and unmap looks the cookie up: remember the last one (same domain object, same cookie).
+    const last = this.lastCookie;
+    if (last && last.d === d) return last.r;
     const c = this.cookies.get(domainKey(d));
-    return c && c.st.inited ? [d, c] : undefined;
+    if (!c || !c.st.inited) return undefined;
+    const r: [IommuDomain, Cookie] = [d, c];
+    this.lastCookie = { d, c, r };
+    return r;
   }
 
   /** __iommu_dma_map(). */
@@ -606,12 +616,14 @@ export class IommuDma implements Stateful {
     const key = domainKey(domain);
     if (this.cookies.has(key)) return -EEXIST;
     this.cookies.set(key, { st: { type: 'msi', inited: true, msiIova: base, msiPages: [], fq: false, fqEntries: [] }, iovad: null });
+    this.lastCookie = undefined;
     return 0;
   }
 
   /** Drop a domain's cookie (iommu_put_dma_cookie, when its owner frees it). */
   iommuPutDmaCookie(domain: IommuDomain): void {
     this.cookies.delete(domainKey(domain));
+    this.lastCookie = undefined;
   }
 
   /**
@@ -664,6 +676,7 @@ export class IommuDma implements Stateful {
   }
 
   restoreState(state: unknown): void {
+    this.lastCookie = undefined;
     const st = state as { s: IommuDmaState; cookies: [string, CookieState, unknown][] };
     this.s = clone(st.s);
     this.cookies = new Map();
