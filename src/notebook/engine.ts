@@ -19,6 +19,7 @@
  * `lesson --check` does); the reader's own earlier commands are not
  * replayed across sessions.
  */
+import type { Line } from '../inspect/view.ts';
 import { createSession } from '../commands/index.ts';
 import type { Session, Outcome } from '../commands/session.ts';
 import type { MemoryFocus } from '../commands/panes.ts';
@@ -80,6 +81,8 @@ export class Notebook {
   readonly goals = new Map<string, GoalState>();
   /** The memory the last command looked at or changed (the memory pane follows it). */
   focus: MemoryFocus | undefined;
+  /** The last `walk` the reader or a cell ran: its line and output (the walk pane shows it). */
+  lastWalk: { line: string; lines: Line[] } | undefined;
   /** Bumped on every change; the UI re-renders on it. */
   version = 0;
   /** What resuming ran to rebuild the machine, and which of those commands failed. */
@@ -153,6 +156,7 @@ export class Notebook {
     const o = this.session.execute(line);
     if (!(o.ok && o.empty)) this.log.push(line);
     if (o.ok && !o.empty && o.result.focus) this.focus = o.result.focus;
+    if (o.ok && !o.empty && o.result.kind === 'walk') this.lastWalk = { line: line.trim(), lines: o.result.lines };
     return o;
   }
 
@@ -281,6 +285,7 @@ export class Notebook {
     this.session = createSession(this.preset, this.options);
     this.log = [];
     this.focus = undefined;
+    this.lastWalk = undefined;
     for (const line of keep) this.exec(line);
     for (const c of this.current?.cells ?? []) this.runs.delete(c.id);
     this.free.delete(this.step);

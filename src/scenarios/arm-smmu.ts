@@ -167,6 +167,10 @@ export const armFastmodel: Preset = {
     ...DEVICE_OPTIONS('vda', { legacy: 'off', modern: 'on', platform: 'off' }),
     { name: 'ram', default: '4G', desc: 'DRAM: 2 GiB at 0x80000000, the rest at 0x880000000', scope: 'machine', validate: (v) => parseSizeOption(v, 1n << 30n, 64n << 30n) },
   ],
+  panes: [
+    { title: 'SMMU events', run: 'smmu events' },
+    { title: 'virtqueue', run: 'info virtio-queue-element vda 0' },
+  ],
   validate(options) {
     return deviceCheck(options, armFastmodel);
   },
@@ -209,6 +213,10 @@ export const qemuVirtSmmuv3: Preset = {
     ...CMDLINE_OPTIONS,
     ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'off' }),
     { name: 'ram', default: '1G', desc: 'RAM at 0x40000000 (QEMU -m)', scope: 'machine', validate: (v) => parseSizeOption(v, 128n << 20n, 255n << 30n) },
+  ],
+  panes: [
+    { title: 'SMMU events', run: 'smmu events' },
+    { title: 'virtqueue', run: 'info virtio-queue-element vda 0' },
   ],
   validate(options) {
     return deviceCheck(options, qemuVirtSmmuv3);

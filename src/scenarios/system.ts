@@ -26,6 +26,8 @@ export interface Preset {
   /** Longer description for `info machine`. */
   description: string;
   options: OptionDef[];
+  /** Inspector panes the UI shows when exploring this machine (look-only commands). */
+  panes?: { title: string; run: string }[];
   /** Checks across options (QEMU refuses some property combinations); an error string or undefined. */
   validate?(options: ReadonlyMap<string, string>): string | undefined;
   build(options: ReadonlyMap<string, string>): System;

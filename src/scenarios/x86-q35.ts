@@ -186,12 +186,19 @@ const check = (preset: Preset) => (options: ReadonlyMap<string, string>): string
   return validateVirtioPciOptions({ disableLegacy: onOff(get('vda.disable-legacy')), disableModern: onOff(get('vda.disable-modern')), iommuPlatform: onOff(get('vda.iommu_platform')) });
 };
 
+const X86_PANES = [
+  { title: 'VT-d faults', run: 'vtd faults' },
+  { title: 'groups', run: 'info groups' },
+  { title: 'virtqueue', run: 'info virtio-queue-element vda 0' },
+];
+
 export const x86Q35Vtd: Preset = {
   name: 'x86-q35-vtd',
   summary: 'QEMU q35 with intel-iommu (interrupt remapping on), virtio-blk iommu_platform=on, e1000e, 8 GiB RAM',
   description:
     'QEMU -M q35 -m 8G -device intel-iommu,intremap=on with a modern virtio-blk (iommu_platform=on, 00:01.0), an e1000e NIC (00:02.0) and the ICH9 LPC, AHCI and SMBus functions (00:1f.x). The DMAR table covers every PCI device (INCLUDE_PCI_ALL); every emulated device translates through VT-d.',
   options: x86Options({ kernel: '6.1', platform: 'on', legacy: 'on' }),
+  panes: X86_PANES,
   validate: (o) => check(x86Q35Vtd)(o),
   build: (o) => buildQ35(x86Q35Vtd, o),
 };
@@ -202,6 +209,7 @@ export const x86Q35Vtd2015: Preset = {
   description:
     'The 2015 situation (seed 001): QEMU\'s DMAR covers every PCI device, but its virtio device model (no iommu_platform then) uses guest-physical addresses and never goes through VT-d. A 4.9-era kernel: the virtio ring does not use the DMA API, so the disk still works; any driver that maps through the DMA API for that device would hand it IOVAs it does not translate.',
   options: x86Options({ kernel: '4.9', platform: 'off', legacy: 'off' }),
+  panes: X86_PANES,
   validate: (o) => check(x86Q35Vtd2015)(o),
   build: (o) => buildQ35(x86Q35Vtd2015, o),
 };

@@ -365,7 +365,13 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     }
     const empty = st.mode === 'input' ? st.input.text === '' : st.mode === 'predict' ? st.answer.text === '' : false;
     try {
-      const acted = dispatch(st.mode, inputText, key, { empty }, { ...handlers, 'edit.insert': () => lineApply((s) => E.insert(s, inputText)) });
+      // ':' opens the input line from the notebook; typed into an empty input line (already open) it
+      // would only make the command unknown, so it is swallowed there.
+      const insert = (): void => {
+        if (st.mode === 'input' && empty && inputText === ':') return;
+        lineApply((s) => E.insert(s, inputText));
+      };
+      const acted = dispatch(st.mode, inputText, key, { empty }, { ...handlers, 'edit.insert': insert });
       if (!acted && st.mode === 'notebook' && inputText && !key.ctrl && !key.meta && /^[a-z]$/.test(inputText)) say(`'${inputText}' does nothing here: : (or i) types a command, ? lists the keys`, 'dim');
     } catch (e) {
       say(`internal error: ${(e as Error).message} (a bug in dma-lab; nothing was lost)`, 'bad');

@@ -205,4 +205,23 @@ test('machine options are validated', () => {
   assert.match(run(s, 'info machine'), 'ram     1T');
 });
 
+
+test('every preset pane is a look-only command that runs on the booted machine', async () => {
+  const { PRESETS } = await import('../../src/scenarios/index.ts');
+  for (const p of PRESETS) {
+    for (const pane of p.panes ?? []) {
+      const s = createSession(p.name);
+      const word = pane.run.split(' ');
+      const spec = s.registry.get(word.slice(0, 2).join(' ')) ?? s.registry.get(word[0]!);
+      assert.ok(spec, `${p.name} pane ${pane.title}: ${pane.run} is a command`);
+      assert.not.ok(spec!.mutates, `${p.name} pane ${pane.title} must not change the machine`);
+      assert.ok(s.execute('boot').ok);
+      // A pane may legitimately fail (the fast model's ring does not translate: that is the lesson),
+      // but with a user-facing error, never an internal one.
+      const o = s.execute(pane.run);
+      if (!o.ok) assert.not.match(o.error.message, 'internal error', `${p.name} pane ${pane.title}: ${pane.run}`);
+    }
+  }
+});
+
 test.run();

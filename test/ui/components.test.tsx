@@ -182,7 +182,7 @@ test('a wide terminal puts the inspector beside the lesson', async () => {
   const m = mount('tour', { columns: 140, rows: 30 });
   await m.until('intro');
   const first = m.frame().split('\n')[1]!;
-  assert.match(first, /│ memory\s+DMA trace\s+memory map\s+options/);
+  assert.match(first, /│ memory\s+DMA trace\s+last walk\s+memory map\s+options/);
   m.r.unmount();
 });
 

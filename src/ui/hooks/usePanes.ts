@@ -10,16 +10,27 @@ import type { Notebook } from '../../notebook/engine.ts';
 
 export interface PaneDef {
   title: string;
-  /** A look-only command; none for the memory pane. */
+  /** A look-only command; none for the built-in memory and walk panes. */
   run?: string;
+  /** Built-in panes: the memory around the last focus, the last walk. */
+  kind?: 'memory' | 'walk';
 }
 
 export function usePanes(nb: Notebook, pane: number, scroll: number, box: { width: number; rows: number }) {
-  const paneDefs: PaneDef[] = useMemo(() => [{ title: 'memory' }, { title: 'DMA trace', run: 'trace show 8' }, ...(nb.lesson?.meta.panes ?? [])], [nb]);
+  // Built-ins, then the lesson's panes, or (exploring a machine) the preset's.
+  const paneDefs: PaneDef[] = useMemo(
+    () => [{ title: 'memory', kind: 'memory' }, { title: 'DMA trace', run: 'trace show 8' }, { title: 'last walk', kind: 'walk' }, ...(nb.lesson?.meta.panes ?? nb.session.system.preset.panes ?? [])],
+    [nb],
+  );
   const paneIdx = Math.min(pane, paneDefs.length - 1);
   const paneBody = Math.max(0, box.rows - 1);
   const paneView: { title: string; lines: Line[]; top: number } = useMemo(() => {
     const d = paneDefs[paneIdx]!;
+    if (d.kind === 'walk') {
+      const w = nb.lastWalk;
+      const lines: Line[] = w ? [[{ text: w.line, style: 'key' }], ...w.lines] : [[{ text: 'no walk yet: walk DEV IOVA shows every level of a translation (each device access is also in the DMA trace)', style: 'dim' }]];
+      return { title: w ? `last walk: ${w.line}` : 'last walk', lines, top: Math.max(0, Math.min(scroll, lines.length - paneBody)) };
+    }
     if (!d.run) {
       // the memory pane scrolls through memory itself
       const p = memoryPane(nb.session, nb.focus, { rows: paneBody, width: box.width, scroll });
