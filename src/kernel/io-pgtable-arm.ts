@@ -166,11 +166,14 @@ export function armLpaeProtToPte(prot: number, shareability: 'current' | 'legacy
   return pte | ARM_LPAE_PTE_AF;
 }
 
-const blockSize = (lvl: number): u64 => 1n << BigInt(LEVEL_SHIFT[lvl]!);
+// Per-level constants as bigints, computed once (the map/unmap path runs them for every page).
+const LEVEL_SHIFT_N = LEVEL_SHIFT.map((x) => BigInt(x));
+const BLOCK_SIZE = LEVEL_SHIFT.map((x) => 1n << BigInt(x));
+const blockSize = (lvl: number): u64 => BLOCK_SIZE[lvl]!;
 const indexAt = (data: IoPgtableArm, iova: u64, lvl: number): number => {
   const shift = LEVEL_SHIFT[lvl]!;
   const bits = lvl === data.startLevel ? data.ias - shift : 9;
-  return Number((iova >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n));
+  return Number((iova >> LEVEL_SHIFT_N[lvl]!) & (bits === 9 ? 0x1ffn : BigInt(2 ** bits - 1)));
 };
 const isTable = (pte: u64, lvl: number): boolean => lvl < 3 && (pte & 3n) === ARM_LPAE_PTE_TYPE_TABLE;
 const isLeaf = (pte: u64, lvl: number): boolean => (lvl === 3 ? (pte & 3n) === ARM_LPAE_PTE_TYPE_PAGE : (pte & 3n) === ARM_LPAE_PTE_TYPE_BLOCK);

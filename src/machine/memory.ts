@@ -57,6 +57,11 @@ interface Page {
   v: DataView;
 }
 
+/** Addresses below this convert to a JS number exactly. */
+const SAFE = 1n << 53n;
+/** 0n..8n, so scalar accesses do not allocate a bigint for their length. */
+const SMALL: readonly bigint[] = [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n];
+
 const newPage = (src?: Uint8Array): Page => {
   const b = src ? new Uint8Array(src) : new Uint8Array(PAGE_SIZE);
   return { b, v: new DataView(b.buffer) };
@@ -67,6 +72,7 @@ export class PhysicalMemory {
   private pages = new Map<number, Page>();
   private journal: MemoryJournal | null = null;
   private last: Region | undefined;
+  private prev: Region | undefined;
   /** Upper bound on RAM pages that may exist at once (a stated limit). */
   maxPages = 1 << 20; // 4 GiB of touched memory
 
@@ -85,6 +91,7 @@ export class PhysicalMemory {
   removeRegion(name: string): void {
     this.regions = this.regions.filter((r) => r.name !== name);
     this.last = undefined;
+    this.prev = undefined;
   }
 
   listRegions(): readonly Region[] {
@@ -93,8 +100,15 @@ export class PhysicalMemory {
 
   /** The region holding `addr`, or undefined for a hole. */
   regionAt(addr: u64): Region | undefined {
+    // Two most recent regions: device models alternate between RAM (tables,
+    // queues) and an MMIO register block, which would defeat a single entry.
     const l = this.last;
     if (l && addr >= l.base && addr - l.base < l.size) return l;
+    const p = this.prev;
+    if (p && addr >= p.base && addr - p.base < p.size) {
+      this.prev = l;
+      return (this.last = p);
+    }
     let lo = 0;
     let hi = this.regions.length - 1;
     while (lo <= hi) {
@@ -102,7 +116,10 @@ export class PhysicalMemory {
       const r = this.regions[mid]!;
       if (addr < r.base) hi = mid - 1;
       else if (addr - r.base >= r.size) lo = mid + 1;
-      else return (this.last = r);
+      else {
+        this.prev = this.last;
+        return (this.last = r);
+      }
     }
     return undefined;
   }
@@ -111,7 +128,7 @@ export class PhysicalMemory {
   private regionFor(addr: u64, len: number): Region {
     const r = this.regionAt(addr);
     if (!r) throw BusError.hole(addr);
-    if (addr - r.base + BigInt(len) > r.size) {
+    if (addr - r.base + (len <= 8 ? SMALL[len]! : BigInt(len)) > r.size) {
       throw new BusError(addr, 'hole', `access of ${len} bytes at ${hex(addr)} runs past the end of ${r.name} (ends at ${hex(r.base + r.size - 1n)})`);
     }
     return r;
@@ -208,7 +225,10 @@ export class PhysicalMemory {
   // ---- scalar little-endian access ---------------------------------------
 
   readU(addr: u64, size: AccessSize): u64 {
-    const off = Number(addr & 0xfffn);
+    // Page arithmetic on a plain number when exact (every RAM address the
+    // presets have is far below 2^53); bigint only at the edges.
+    const n = addr < SAFE ? Number(addr) : -1;
+    const off = n >= 0 ? n % PAGE_SIZE : Number(addr & 0xfffn);
     const r = this.regionFor(addr, size);
     if (r.kind === 'mmio') return r.handler!.read(addr - r.base, size);
     if (off + size > PAGE_SIZE) {
@@ -217,7 +237,7 @@ export class PhysicalMemory {
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
       return v;
     }
-    const p = this.pages.get(Number(addr >> 12n));
+    const p = this.pages.get(n >= 0 ? (n - off) / PAGE_SIZE : Number(addr >> 12n));
     if (!p) return 0n;
     switch (size) {
       case 1: return BigInt(p.b[off]!);
@@ -228,7 +248,8 @@ export class PhysicalMemory {
   }
 
   writeU(addr: u64, size: AccessSize, value: u64): void {
-    const off = Number(addr & 0xfffn);
+    const n = addr < SAFE ? Number(addr) : -1;
+    const off = n >= 0 ? n % PAGE_SIZE : Number(addr & 0xfffn);
     const r = this.regionFor(addr, size);
     if (r.kind === 'mmio') return r.handler!.write(addr - r.base, size, value & ((1n << BigInt(size * 8)) - 1n));
     if (r.kind === 'rom') throw new BusError(addr, 'hole', `${r.name} at ${hex(addr)} is read-only`);
@@ -237,12 +258,12 @@ export class PhysicalMemory {
       for (let i = 0; i < size; i++) b[i] = Number((value >> BigInt(8 * i)) & 0xffn);
       return this.write(addr, b);
     }
-    const p = this.pageForWrite(Number(addr >> 12n));
+    const p = this.pageForWrite(n >= 0 ? (n - off) / PAGE_SIZE : Number(addr >> 12n));
     switch (size) {
       case 1: p.b[off] = Number(value & 0xffn); break;
       case 2: p.v.setUint16(off, Number(value & 0xffffn), true); break;
       case 4: p.v.setUint32(off, Number(value & 0xffffffffn), true); break;
-      case 8: p.v.setBigUint64(off, BigInt.asUintN(64, value), true); break;
+      case 8: p.v.setBigUint64(off, value, true); break; // setBigUint64 stores value mod 2^64
     }
   }
 
