@@ -35,7 +35,7 @@ import { type u64, hex, hexRaw } from '../machine/u64.ts';
 import { kHashX } from './printk.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { clone, type Stateful } from '../machine/state.ts';
-import { encode, get } from '../machine/fields.ts';
+import { encode, field, get } from '../machine/fields.ts';
 import * as R from '../machine/smmuv3/regs.ts';
 import { STE_LAYOUT, STE_SIZE, L1STD_LAYOUT, STE_CFG_ABORT, STE_CFG_BYPASS, STE_CFG_S1_TRANS } from '../machine/smmuv3/ste.ts';
 import { CD_LAYOUT } from '../machine/smmuv3/cd.ts';
@@ -377,6 +377,13 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
    * command as it went. `kick: false` leaves the PROD write to the next call.
    */
   private issueCmd(op: number, fields: Record<string, u64 | number | boolean>, kick = true): void {
+    // CMD_SYNC's words never change: encode them once (this path runs on every strict unmap).
+    const words = op === C.CMD_SYNC ? (this.syncWords ??= encode(C.cmdLayout(op), { Opcode: op, ...fields })) : encode(C.cmdLayout(op), { Opcode: op, ...fields });
+    this.issueWords(words, kick);
+  }
+
+  /** Write one encoded command into the queue and, unless batching, publish it (CMDQ_PROD). */
+  private issueWords(words: readonly u64[], kick = true): void {
     const q = this.s.cmdq;
     if (qFull(q.prod, q.cons, q.shift)) {
       // Publish what is written but not yet kicked, so the SMMU can drain it.
@@ -387,8 +394,6 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
         return;
       }
     }
-    // CMD_SYNC's words never change: encode them once (this path runs on every strict unmap).
-    const words = op === C.CMD_SYNC ? (this.syncWords ??= encode(C.cmdLayout(op), { Opcode: op, ...fields })) : encode(C.cmdLayout(op), { Opcode: op, ...fields });
     this.mem.writeWords(q.base + BigInt(C.CMD_SIZE * qIdx(q.prod, q.shift)), words);
     q.prod = qInc(q.prod, q.shift);
     if (kick) this.writel(R.SMMU_CMDQ_PROD, q.prod);
@@ -662,7 +667,12 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
       this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! }, kickEach);
     } else {
-      for (let i = 0; i < pages; i++) this.issueCmd(C.CMD_TLBI_NH_VA, { ASID: d.asid!, Leaf: true, Address: start + BigInt(i * 4096) }, kickEach);
+      // One encode for the range: only the Address field changes from page to page.
+      const layout = C.cmdLayout(C.CMD_TLBI_NH_VA);
+      const [w0, w1] = encode(layout, { Opcode: C.CMD_TLBI_NH_VA, ASID: d.asid!, Leaf: true });
+      const addr = field(layout, 'Address');
+      const addrMask = ((1n << BigInt(addr.hi + 1)) - 1n) & ~((1n << BigInt(addr.lo)) - 1n);
+      for (let i = 0; i < pages; i++) this.issueWords([w0!, w1! | ((start + BigInt(i * 4096)) & addrMask)], kickEach);
     }
     this.issueSync();
   }
