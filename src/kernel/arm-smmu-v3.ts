@@ -172,6 +172,12 @@ const STRTAB_BASE_RA = 1n << 62n;
 /** CR1: table and queue walks inner-shareable write-back (arm_smmu_device_reset). */
 const CR1_VALUE = (3 << 10) | (1 << 8) | (1 << 6) | (3 << 4) | (1 << 2) | (1 << 0);
 /** CR2: RECINVSID | PTM (unverified which era set PTM; the model ignores CR2). */
+/** The Address field of CMD_TLBI_NH_VA as a mask, from the command's field table. */
+const TLBI_VA_ADDR_MASK: u64 = (() => {
+  const a = field(C.cmdLayout(C.CMD_TLBI_NH_VA), 'Address');
+  return ((1n << BigInt(a.hi + 1)) - 1n) & ~((1n << BigInt(a.lo)) - 1n);
+})();
+
 const CR2_VALUE = (1 << 1) | (1 << 2);
 
 /** The kernel's "%#x" (see printk.ts: 0 prints as 0x0, unlike glibc). */
@@ -180,6 +186,8 @@ const cHashX = kHashX;
 export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly name: string;
   private syncWords: u64[] | undefined;
+  /** CMD_TLBI_NH_VA words without the address, by ASID (derived data, not state). */
+  private tlbiVa = new Map<number, [u64, u64]>();
   /** dev_name() of the SMMU platform device: "2b400000.smmu". */
   readonly devName: string;
   readonly era: SmmuEra;
@@ -667,12 +675,10 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
       this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! }, kickEach);
     } else {
-      // One encode for the range: only the Address field changes from page to page.
-      const layout = C.cmdLayout(C.CMD_TLBI_NH_VA);
-      const [w0, w1] = encode(layout, { Opcode: C.CMD_TLBI_NH_VA, ASID: d.asid!, Leaf: true });
-      const addr = field(layout, 'Address');
-      const addrMask = ((1n << BigInt(addr.hi + 1)) - 1n) & ~((1n << BigInt(addr.lo)) - 1n);
-      for (let i = 0; i < pages; i++) this.issueWords([w0!, w1! | ((start + BigInt(i * 4096)) & addrMask)], kickEach);
+      // One encode per ASID: only the Address field changes from page to page.
+      let t = this.tlbiVa.get(d.asid!);
+      if (!t) this.tlbiVa.set(d.asid!, (t = encode(C.cmdLayout(C.CMD_TLBI_NH_VA), { Opcode: C.CMD_TLBI_NH_VA, ASID: d.asid!, Leaf: true }) as [u64, u64]));
+      for (let i = 0; i < pages; i++) this.issueWords([t[0], t[1] | ((start + BigInt(i * 4096)) & TLBI_VA_ADDR_MASK)], kickEach);
     }
     this.issueSync();
   }
