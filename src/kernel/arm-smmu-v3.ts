@@ -32,7 +32,7 @@
  * as arm_smmu_domain_finalise did.
  */
 import { type u64, hex, hexRaw } from '../machine/u64.ts';
-import { kHashX } from './printk.ts';
+import { kHashX, newRatelimit, ratelimit, type RatelimitState } from './printk.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { clone, type Stateful } from '../machine/state.ts';
 import { encode, field, get } from '../machine/fields.ts';
@@ -163,7 +163,7 @@ interface DriverState {
   masters: Record<number, MasterPriv>;
   asids: number[];
   nextDomain: number;
-  rs: { begin: number; printed: number; missed: number; started: boolean };
+  rs: RatelimitState;
 }
 
 const ARM_SMMU_DEV = 'arm-smmu-v3';
@@ -215,7 +215,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
       cmdq: { base: 0n, shift: 0, prod: 0, cons: 0 },
       evtq: { base: 0n, shift: 0, prod: 0, cons: 0 },
       domains: {}, masters: {}, asids: [], nextDomain: 1,
-      rs: { begin: 0, printed: 0, missed: 0, started: false },
+      rs: newRatelimit(),
     };
   }
 
@@ -726,26 +726,9 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     };
   }
 
-  /** __ratelimit(DEFAULT_RATELIMIT_INTERVAL = 5 s, BURST = 10). */
+  /** __ratelimit(DEFAULT_RATELIMIT_INTERVAL = 5 s, BURST = 10) on the event dump. */
   private ratelimit(out: LogLine[]): boolean {
-    const rs = this.s.rs;
-    const now = this.now();
-    if (!rs.started) {
-      rs.started = true;
-      rs.begin = now;
-    }
-    if (now > rs.begin + 5) {
-      if (rs.missed) this.print('warn', `arm_smmu_dump_event: ${rs.missed} callbacks suppressed`, out, false);
-      rs.begin = now;
-      rs.printed = 0;
-      rs.missed = 0;
-    }
-    if (rs.printed < 10) {
-      rs.printed++;
-      return true;
-    }
-    rs.missed++;
-    return false;
+    return ratelimit(this.s.rs, this.now(), (n) => this.print('warn', `arm_smmu_dump_event: ${n} callbacks suppressed`, out, false));
   }
 
   private dumpEvent(e: SmmuEvent, out: LogLine[]): void {

@@ -17,6 +17,7 @@
  *   current with CONFIG_DMAR_DEBUG: the kernel's own root entry, context
  *             entry and page-table walk follow each DMA fault line.
  */
+import { ratelimit, type RatelimitState } from './printk.ts';
 import { type u64, hex } from '../machine/u64.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import * as R from '../machine/vtd/regs.ts';
@@ -26,13 +27,9 @@ import type { DmesgLine } from './kernel.ts';
 import { dmarPrefix, formatDmarFault, formatFaultStatus, type DmarFaultFormat, type DmarFaultInfo } from './intel-dmar.ts';
 import type { DmarUnitOps, LogLine, UnitState } from './intel-unit.ts';
 
-/** struct ratelimit_state, the parts __ratelimit uses. */
-export interface RatelimitState {
-  begin: number;
-  printed: number;
-  missed: number;
-  started: boolean;
-}
+/** struct ratelimit_state and its constructor live in printk.ts (shared with arm-smmu-v3). */
+export type { RatelimitState } from './printk.ts';
+export { newRatelimit } from './printk.ts';
 
 export interface FaultEnv {
   ops: DmarUnitOps;
@@ -46,28 +43,10 @@ export interface FaultEnv {
   print(level: DmesgLine['level'], text: string, out?: LogLine[]): void;
 }
 
-export const newRatelimit = (): RatelimitState => ({ begin: 0, printed: 0, missed: 0, started: false });
-
 /** __ratelimit(DEFAULT_RATELIMIT_INTERVAL 5 s, BURST 10); always true before v4.1. */
-function ratelimit(env: FaultEnv, rs: RatelimitState, out: LogLine[]): boolean {
+function faultRatelimit(env: FaultEnv, rs: RatelimitState, out: LogLine[]): boolean {
   if (env.format === 'legacy') return true;
-  const now = env.now();
-  if (!rs.started) {
-    rs.started = true;
-    rs.begin = now;
-  }
-  if (now > rs.begin + 5) {
-    if (rs.missed) env.print('warn', `dmar_fault: ${rs.missed} callbacks suppressed`, out);
-    rs.begin = now;
-    rs.printed = 0;
-    rs.missed = 0;
-  }
-  if (rs.printed < 10) {
-    rs.printed++;
-    return true;
-  }
-  rs.missed++;
-  return false;
+  return ratelimit(rs, env.now(), (n) => env.print('warn', `dmar_fault: ${n} callbacks suppressed`, out));
 }
 
 /** dmar_fault for one unit. Returns the records it read (printed or not). */
@@ -77,14 +56,14 @@ export function dmarFaultUnit(env: FaultEnv, rs: RatelimitState, u: UnitState, o
   const got: DmarFaultInfo[] = [];
   const fsts = hw.readl(u, R.DMAR_FSTS_REG);
   const legacy = env.format === 'legacy';
-  if (fsts && ratelimit(env, rs, out)) env.print('err', formatFaultStatus(fsts, pfx), out);
+  if (fsts && faultRatelimit(env, rs, out)) env.print('err', formatFaultStatus(fsts, pfx), out);
   if (fsts & R.DMA_FSTS_PPF) {
     let index = (fsts >> 8) & 0xff;
     const reg = hw.cap(u, 'FRO') * 16;
     const nfr = hw.cap(u, 'NFR') + 1;
     // Linux loops until a record without F; each pass takes a ratelimit token, the last one too.
     for (let n = 0; n <= nfr; n++) {
-      const limited = !ratelimit(env, rs, out);
+      const limited = !faultRatelimit(env, rs, out);
       const at = reg + index * R.FRCD_SIZE;
       const hi = hw.readl(u, at + 12);
       if (!(hi & 0x8000_0000)) break;
