@@ -7,12 +7,11 @@
  */
 import { type u64, hex } from '../../machine/u64.ts';
 import { formatBdf } from '../../machine/pci.ts';
-import { decode } from '../../machine/fields.ts';
 import * as R from '../../machine/smmuv3/regs.ts';
 import { SmmuV3 } from '../../machine/smmuv3/smmuv3.ts';
 import { VtdUnit } from '../../machine/vtd/vtd.ts';
 import * as V from '../../machine/vtd/regs.ts';
-import { get } from '../../machine/fields.ts';
+import { decode, get } from '../../machine/fields.ts';
 import { agawToLevels, agawToWidth, sidText } from '../../machine/vtd/context.ts';
 import { coverage, decodeDmar, drhdFor, ACPI_DMAR_INCLUDE_ALL } from '../../machine/dmar.ts';
 import { qCount, qIdx } from '../../machine/smmuv3/queue.ts';
@@ -36,8 +35,8 @@ const flagsText = (layout: Parameters<typeof decode>[0], v: number, names: strin
     .join(' ');
 
 const queueText = (baseReg: u64, prod: number, cons: number, maxShift: number): { base: u64; shift: number; text: string; pending: number } => {
-  const base = baseReg & 0x000f_ffff_ffff_ffe0n;
-  const shift = Math.min(Number(baseReg & 0x1fn), maxShift);
+  const base = get(R.Q_BASE_LAYOUT, [baseReg], 'ADDR');
+  const shift = Math.min(Number(get(R.Q_BASE_LAYOUT, [baseReg], 'LOG2SIZE')), maxShift);
   const pending = qCount(prod, cons, shift);
   return { base, shift, pending, text: `base ${hex(base)} (${1 << shift} entr${shift ? 'ies' : 'y'}), PROD ${hex(prod)} (slot ${qIdx(prod, shift)}), CONS ${hex(cons)} (slot ${qIdx(cons, shift)}), ${pending} between them` };
 };
@@ -51,9 +50,9 @@ function smmuView(s: Session, smmu: SmmuV3): { lines: Line[]; data: unknown } {
   const strtabCfg = smmu.reg32(R.SMMU_STRTAB_BASE_CFG);
   const cmdqBase = smmu.reg64(R.SMMU_CMDQ_BASE);
   const evtqBase = smmu.reg64(R.SMMU_EVENTQ_BASE);
-  const idr1 = smmu.reg32(R.SMMU_IDR1);
-  const cmdq = queueText(cmdqBase, smmu.reg32(R.SMMU_CMDQ_PROD), smmu.reg32(R.SMMU_CMDQ_CONS), (idr1 >> 21) & 0x1f);
-  const evtq = queueText(evtqBase, smmu.reg32(R.SMMU_EVENTQ_PROD), smmu.reg32(R.SMMU_EVENTQ_CONS), (idr1 >> 16) & 0x1f);
+  const idr1 = [BigInt(smmu.reg32(R.SMMU_IDR1) >>> 0)];
+  const cmdq = queueText(cmdqBase, smmu.reg32(R.SMMU_CMDQ_PROD), smmu.reg32(R.SMMU_CMDQ_CONS), Number(get(R.IDR1_LAYOUT, idr1, 'CMDQS')));
+  const evtq = queueText(evtqBase, smmu.reg32(R.SMMU_EVENTQ_PROD), smmu.reg32(R.SMMU_EVENTQ_CONS), Number(get(R.IDR1_LAYOUT, idr1, 'EVENTQS')));
   const log2 = strtabCfg & 0x3f;
   const fmt = (strtabCfg >> 16) & 3;
   const split = (strtabCfg >> 6) & 0x1f;

@@ -81,6 +81,15 @@ function sidArg(a: ParsedArgs): { sid: u64; sp: SourceSpan | undefined } {
   return { sid: a.v.sid as u64, sp: a.span.sid };
 }
 
+/** The SID argument's STE as the SMMU finds it, with a field getter and its Config (smmu ste, smmu cd). */
+function steArg(s: Session, a: ParsedArgs) {
+  const { sid: sidV, sp } = sidArg(a);
+  const smmu = needSmmu(s, sp);
+  const ste = steAt(s, smmu, sidV, sp);
+  const g = (n: string): u64 => get(STE_LAYOUT, ste.words, n);
+  return { sp, smmu, ste, g, config: Number(g('Config')) };
+}
+
 const CONFIG_WORD: Record<number, string> = { 0: 'abort', 4: 'bypass', 5: 'stage 1', 6: 'stage 2', 7: 'nested' };
 
 export const smmuSte: CommandSpec = {
@@ -98,11 +107,7 @@ export const smmuSte: CommandSpec = {
   args: [{ name: 'sid', kind: 'u64', desc: 'StreamID (info iommu lists them)' }],
   mutates: false,
   run(s, a) {
-    const { sid: sidV, sp } = sidArg(a);
-    const smmu = needSmmu(s, sp);
-    const ste = steAt(s, smmu, sidV, sp);
-    const g = (n: string): u64 => get(STE_LAYOUT, ste.words, n);
-    const config = Number(g('Config'));
+    const { sp, smmu, ste, g, config } = steArg(s, a);
     const lines: Line[] = [];
     lines.push([span(`STE of StreamID ${hex(ste.sid)}`, 'head'), span(' at '), span(hex(ste.addr), 'addr'), span(` (${smmu.name})`, 'dim')]);
     for (const st of ste.steps) {
@@ -148,11 +153,7 @@ export const smmuCd: CommandSpec = {
   args: [{ name: 'sid', kind: 'u64', desc: 'StreamID whose STE is stage 1' }],
   mutates: false,
   run(s, a) {
-    const { sid: sidV, sp } = sidArg(a);
-    const smmu = needSmmu(s, sp);
-    const ste = steAt(s, smmu, sidV, sp);
-    const g = (n: string): u64 => get(STE_LAYOUT, ste.words, n);
-    const config = Number(g('Config'));
+    const { sp, smmu, ste, g, config } = steArg(s, a);
     if (g('V') !== 1n) throw new CommandError(`the STE of StreamID ${hex(ste.sid)} at ${hex(ste.addr)} is not valid (V=0): it has no context descriptor`, sp, 'a StreamID with a stage-1 STE', `smmu ste ${ste.sid}`);
     if (config !== STE_CFG_S1_TRANS && config !== STE_CFG_NESTED) {
       throw new CommandError(
