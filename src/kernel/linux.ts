@@ -32,27 +32,14 @@ import { IntelIommuDriver } from './intel-iommu.ts';
 import type { KDevice } from './types.ts';
 import { KERNEL_ERAS, type KernelEra } from './era.ts';
 import type { VirtioEnv } from './virtio/env.ts';
-import { VirtioBlkDisks, virtblkProbe, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
-import { VirtioPciDevice } from '../machine/virtio/virtio-pci.ts';
+import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
+import { DriverCore } from './driver-core.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
 
 /** The fields of a struct device the kernel changes after boot (saved for undo). */
 type DevFields = Pick<KDevice, 'dmaMask' | 'coherentDmaMask' | 'busDmaLimit' | 'dmaOps' | 'group' | 'alias'>;
-
-/**
- * PCI drivers the lab binds without modelling their I/O: name and the DMA
- * mask they set (e1000e and ahci ask for 64 bits; lpc_ich and i801_smbus do
- * no DMA). Binding matters for the iommu core: a group's type can change
- * only while no driver is bound.
- */
-const OTHER_DRIVERS: Record<string, { driver: string; mask?: number }> = {
-  '8086:10d3': { driver: 'e1000e', mask: 64 },
-  '8086:2922': { driver: 'ahci', mask: 64 },
-  '8086:2918': { driver: 'lpc_ich' },
-  '8086:2930': { driver: 'i801_smbus' },
-};
 
 export class Linux implements Stateful {
   readonly devices: KDevice[] = [];
@@ -63,6 +50,8 @@ export class Linux implements Stateful {
   readonly smmus: ArmSmmuV3Driver[] = [];
   readonly disks = new VirtioBlkDisks();
   readonly probes = new Map<string, VirtblkProbeResult>();
+  /** The PCI driver core: driver table, driver_override, bind/unbind, deferred probe (driver-core.ts). */
+  readonly driverCore: DriverCore;
   private parts = new Map<string, Stateful>();
 
   constructor(
@@ -82,6 +71,8 @@ export class Linux implements Stateful {
     this.add('dma-iommu', iommuDma);
     this.add('dma', dma);
     this.add('disks', this.disks);
+    this.driverCore = new DriverCore(this);
+    this.add('driver-core', this.driverCore);
   }
 
   add(name: string, s: Stateful): void {
@@ -209,27 +200,15 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   }
   if (intel && intelOn) intel.enableTranslation();
 
-  // Drivers: virtio-pci for every virtio function, then virtio-blk.
-  let virtioIndex = 0;
-  let diskIndex = 0;
+  // Drivers: the first matching driver for each device, in bus order
+  // (driver-core.ts; virtio-pci probes virtio_blk, whose partition-table
+  // read runs through the device's DMA ops).
   for (const dev of linux.devices) {
-    const other = dev.pci ? OTHER_DRIVERS[`${hexRaw(dev.pci.vendorId, 4)}:${hexRaw(dev.pci.deviceId, 4)}`] : undefined;
-    if (other) {
-      // Drivers the lab does not model beyond binding: dma_configure and their DMA mask.
-      dma.dmaConfigure(dev, { driver: other.driver });
-      if (other.mask) dma.dmaSetMaskAndCoherent(dev, dmaBitMask(other.mask));
-      linux.bound.set(dev.name, other.driver);
-      continue;
-    }
-    if (!(dev.pci instanceof VirtioPciDevice)) continue;
-    linux.bound.set(dev.name, 'virtio-pci');
-    dma.dmaConfigure(dev, { driver: 'virtio-pci' });
-    const r = virtblkProbe(env, dev, { virtioIndex: virtioIndex++, diskIndex: diskIndex++ });
-    linux.probes.set(dev.name, r);
-    if (r.ok) linux.disks.add(r.blk);
-    for (const drv of linux.smmus) drv.evtqThread();
-    if (r.ok && r.scan && !r.scan.ok && r.scan.io.reason === 'timeout') {
-      log('err', `dma-lab: the read of ${r.blk.diskName}'s partition table never completed (gave up after ${r.scan.io.polls ?? 0} polls); a real kernel waits here for ever: "system hangs failing to read partition table"`);
+    const r = linux.driverCore.attach(dev);
+    if (!r?.ok) continue;
+    const p = linux.probes.get(dev.name);
+    if (r.driver === 'virtio-pci' && p?.ok && p.scan && !p.scan.ok && p.scan.io.reason === 'timeout') {
+      log('err', `dma-lab: the read of ${p.blk.diskName}'s partition table never completed (gave up after ${p.scan.io.polls ?? 0} polls); a real kernel waits here for ever: "system hangs failing to read partition table"`);
     }
   }
   for (const drv of linux.smmus) drv.evtqThread();

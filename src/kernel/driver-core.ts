@@ -1,0 +1,371 @@
+/**
+ * The driver core for PCI devices, after linux drivers/base/dd.c and
+ * drivers/pci/pci-driver.c: a table of PCI drivers by name, matching
+ * (pci_bus_match, with `driver_override`), really_probe (dma_configure,
+ * then the driver's probe), release (the driver's remove, then
+ * dma_deconfigure), the deferred-probe list and its retry.
+ *
+ *   bind:    driver_probe_device -> really_probe
+ *              -> dma_configure (pci_dma_configure -> of/acpi_dma_configure
+ *                 -> of_iommu_configure / iort_iommu_configure
+ *                 -> arch_setup_dma_ops -> iommu_dma_init_domain)
+ *              -> drv->probe
+ *   unbind:  __device_release_driver -> drv->remove -> dma_deconfigure
+ *
+ * What is era-dependent (kernel/era.ts; REFERENCE.md 9.1):
+ *  - before the "IOMMU probe deferral support" series (v4.12), DMA was
+ *    configured once, when the PCI core created the device
+ *    (pci_device_add -> pci_dma_configure). On arm64 the IOMMU attach was
+ *    queued until the first driver bind (arch/arm64/mm/dma-mapping.c
+ *    queue_iommu_attach / __iommu_attach_notifier on BUS_NOTIFY_BIND_DRIVER)
+ *    but with the DMA range computed at creation, from the fresh 32-bit
+ *    coherent mask. Later binds do not configure anything: a driver that
+ *    widened the masks cannot break the next one.
+ *  - from v4.12 really_probe calls dma_configure on every bind and
+ *    dma_deconfigure on release; an IOMMU that firmware describes but whose
+ *    driver has not probed yet makes dma_configure return -EPROBE_DEFER and
+ *    the device waits on the deferred-probe list until a later bind
+ *    triggers a retry (driver_deferred_probe_trigger).
+ *  - on device-tree and ACPI arm64 the IOMMU fwspec, and with it the
+ *    device's iommu_group, is set up by of_iommu_configure /
+ *    iort_iommu_configure inside dma_configure: after the series a device
+ *    gets its group when a driver first probes it (dev_info with the
+ *    driver's name: "virtio-pci 0000:00:01.0: Adding to iommu group 0"),
+ *    and a device no driver ever probed has no group.
+ *
+ * Not modelled: the device-link and fw_devlink machinery, async probing,
+ * deferred_probe_timeout, and probe ordering beyond the one IOMMU driver.
+ */
+import { hexRaw } from '../machine/u64.ts';
+import { clone, type Stateful } from '../machine/state.ts';
+import { dmaBitMask } from '../machine/u64.ts';
+import { VirtioPciDevice } from '../machine/virtio/virtio-pci.ts';
+import type { Linux } from './linux.ts';
+import type { KDevice } from './types.ts';
+import { EBUSY, EINVAL, ENODEV, ERRNO_NAMES } from './iommu.ts';
+import { virtblkProbe, type VirtioBlk } from './virtio/virtio-blk.ts';
+import { vpReset } from './virtio/virtio-pci.ts';
+import { vringDelVirtqueue } from './virtio/virtio-ring.ts';
+
+/** include/linux/errno.h: kernel-internal, never seen by user space. */
+export const EPROBE_DEFER = 517;
+export const ERRNO_NAME = (e: number): string => (e === EPROBE_DEFER ? 'EPROBE_DEFER' : (ERRNO_NAMES[e] ?? String(e)));
+
+/** What a driver's probe or remove gets: the booted kernel and the device. */
+export interface ProbeContext {
+  linux: Linux;
+  dev: KDevice;
+  /** dev_info(): "DRIVER DEV: text". */
+  info(text: string): void;
+}
+
+/** A PCI driver as the lab knows it (struct pci_driver, reduced). */
+export interface PciDriverDef {
+  name: string;
+  /** vendor:device ids of its id_table, lowercase hex ("8086:10ed"); empty = binds only through driver_override (vfio-pci). */
+  ids: string[];
+  /** Matches every virtio PCI function (virtio-pci's id_table is vendor 0x1af4, any device). */
+  virtio?: boolean;
+  /** The DMA mask its probe asks for with dma_set_mask_and_coherent(DMA_BIT_MASK(n)); none = no DMA. */
+  mask?: number;
+  /** driver_managed_dma (v5.19+; vfio-pci): dma_configure does not take DMA-API ownership of the group. */
+  driverManagedDma?: boolean;
+  /** One line for `driver list`. */
+  desc: string;
+  /** The driver's own probe, after dma_configure; returns 0 or -errno. */
+  probe?(ctx: ProbeContext): number;
+  /** The driver's remove, before dma_deconfigure. */
+  remove?(ctx: ProbeContext): void;
+}
+
+const diskOf = (linux: Linux, dev: KDevice): VirtioBlk | undefined => linux.disks.list().find((b) => b.vdev.pciName === dev.name);
+
+/** The lowest index not in use: what ida_alloc() hands out (virtio bus index, virtblk disk index). */
+const lowestFree = (used: number[]): number => {
+  let i = 0;
+  while (used.includes(i)) i++;
+  return i;
+};
+
+const diskIndexOf = (name: string): number => {
+  // vda..vdz, vdaa...: base-26 with a one-based twist (virtblk_name_format).
+  let n = 0;
+  for (const ch of name.slice(2)) n = n * 26 + (ch.charCodeAt(0) - 96);
+  return n - 1;
+};
+
+/** A driver whose probe only asks for its DMA mask (the lab does not model its I/O). */
+const maskProbe = (bits: number) => (ctx: ProbeContext): number => {
+  ctx.linux.dma.dmaSetMaskAndCoherent(ctx.dev, dmaBitMask(bits));
+  return 0;
+};
+
+/**
+ * The PCI drivers the lab knows, in registration order (the order
+ * device_attach tries them). Add entries with registerPciDriver().
+ */
+const BUILTIN_DRIVERS: PciDriverDef[] = [
+  {
+    name: 'virtio-pci',
+    ids: [],
+    virtio: true,
+    desc: 'virtio over PCI, with virtio_blk on top (drivers/virtio/virtio_pci_common.c)',
+    probe(ctx) {
+      const { linux, dev } = ctx;
+      const disks = linux.disks.list();
+      const p = virtblkProbe(linux.env, dev, {
+        virtioIndex: lowestFree(disks.map((b) => b.vdev.index)),
+        diskIndex: lowestFree(disks.map((b) => diskIndexOf(b.diskName))),
+      });
+      linux.probes.set(dev.name, p);
+      if (p.ok) linux.disks.add(p.blk);
+      for (const drv of linux.smmus) drv.evtqThread();
+      return 0;
+    },
+    remove(ctx) {
+      // virtblk_remove: del_gendisk, reset the device, vdev->config->del_vqs.
+      const { linux, dev } = ctx;
+      const blk = diskOf(linux, dev);
+      if (!blk) return;
+      vpReset(linux.env, blk.vdev);
+      vringDelVirtqueue(linux.env, dev, blk.vq);
+      linux.disks.restoreState({ disks: linux.disks.list().filter((b) => b !== blk) });
+    },
+  },
+  // Drivers bound without modelling their I/O: the DMA mask they set matters
+  // (dma_set_mask_and_coherent(DMA_BIT_MASK(64)) in their probe).
+  { name: 'e1000e', ids: ['8086:10d3'], mask: 64, desc: 'Intel 82574L Gigabit Ethernet (drivers/net/ethernet/intel/e1000e), 64-bit DMA' },
+  { name: 'ahci', ids: ['8086:2922'], mask: 64, desc: 'ICH9 AHCI SATA (drivers/ata/ahci.c), 64-bit DMA' },
+  { name: 'lpc_ich', ids: ['8086:2918'], desc: 'ICH9 LPC bridge (drivers/mfd/lpc_ich.c), no DMA' },
+  { name: 'i801_smbus', ids: ['8086:2930'], desc: 'ICH9 SMBus (drivers/i2c/busses/i2c-i801.c), no DMA' },
+  { name: 'ixgbe', ids: ['8086:10fb'], mask: 64, desc: 'Intel 82599 10GbE physical function (drivers/net/ethernet/intel/ixgbe), 64-bit DMA' },
+  { name: 'ixgbevf', ids: ['8086:10ed'], mask: 64, desc: 'Intel 82599 virtual function (drivers/net/ethernet/intel/ixgbevf), 64-bit DMA' },
+  {
+    name: 'vfio-pci',
+    ids: [],
+    driverManagedDma: true,
+    desc: 'VFIO PCI: hands the device to user space; no id table (driver_override or new_id), no DMA of its own',
+    probe(ctx) {
+      // vfio_pci_probe -> vfio_register_group_dev: the device must be in an
+      // IOMMU group (vfio_group_find_or_alloc; -EINVAL without one unless
+      // noiommu). DMA: nothing; dma_configure already ran in really_probe.
+      const { linux, dev } = ctx;
+      const st = linux.driverCore.s;
+      if (!st.vfioLoaded) {
+        // vfio_init(): printed once, when the vfio module loads.
+        linux.env.kernel.log('info', 'VFIO - User Level meta-driver version: 0.3');
+        st.vfioLoaded = true;
+      }
+      if (linux.core.groupOf(dev) === undefined) return -EINVAL;
+      if (!st.vfio.includes(dev.name)) st.vfio.push(dev.name);
+      return 0;
+    },
+    remove(ctx) {
+      const st = ctx.linux.driverCore.s;
+      st.vfio = st.vfio.filter((n) => n !== ctx.dev.name);
+    },
+  },
+];
+
+const extraDrivers: PciDriverDef[] = [];
+
+/** Add or replace a driver (by name) in the table: for other areas' drivers (a fuller vfio-pci, ...). */
+export function registerPciDriver(d: PciDriverDef): void {
+  const i = extraDrivers.findIndex((x) => x.name === d.name);
+  if (i >= 0) extraDrivers[i] = d;
+  else extraDrivers.push(d);
+}
+
+/** Every driver the lab knows, in the order device_attach tries them. */
+export function pciDrivers(): PciDriverDef[] {
+  const out = BUILTIN_DRIVERS.filter((b) => !extraDrivers.some((x) => x.name === b.name));
+  const merged = [...out];
+  for (const x of extraDrivers) {
+    const i = BUILTIN_DRIVERS.findIndex((b) => b.name === x.name);
+    if (i >= 0) merged.splice(Math.min(i, merged.length), 0, x);
+    else merged.push(x);
+  }
+  return merged;
+}
+
+export function findPciDriver(name: string): PciDriverDef | undefined {
+  return pciDrivers().find((d) => d.name === name);
+}
+
+/** "8086:10ed" for a device. */
+export const pciId = (dev: KDevice): string | undefined => (dev.pci ? `${hexRaw(dev.pci.vendorId, 4)}:${hexRaw(dev.pci.deviceId, 4)}` : undefined);
+
+/** The id table half of pci_bus_match (no driver_override). */
+export function idMatches(d: PciDriverDef, dev: KDevice): boolean {
+  if (!dev.pci) return false;
+  if (d.virtio) return dev.pci instanceof VirtioPciDevice;
+  const id = pciId(dev);
+  return id !== undefined && d.ids.includes(id);
+}
+
+export interface DriverCoreState {
+  /** /sys/bus/pci/devices/DEV/driver_override, per dev_name. */
+  override: Record<string, string>;
+  /** The driver a device had before its last unbind (the lab's `driver bind DEV` binds it again). */
+  last: Record<string, string>;
+  /** deferred_probe_pending_list, in order (dev_name), with the reason. */
+  deferred: { dev: string; reason: string }[];
+  /** Pre-v4.12: the DMA range computed when the device was created, applied at the first bind (queue_iommu_attach). */
+  creation: Record<string, { configured: boolean }>;
+  /** Devices vfio-pci has claimed (vfio_register_group_dev). */
+  vfio: string[];
+  vfioLoaded: boolean;
+}
+
+export type BindResult =
+  | { ok: true; driver: string; log: string[] }
+  | { ok: false; driver: string; errno: number; stage: 'match' | 'busy' | 'dma_configure' | 'probe' | 'defer'; log: string[] };
+
+/**
+ * The driver core's state for one booted kernel. A Stateful part of
+ * Linux, so undo and failed commands restore overrides, the deferred list
+ * and who had which driver.
+ */
+export class DriverCore implements Stateful {
+  s: DriverCoreState = { override: {}, last: {}, deferred: [], creation: {}, vfio: [], vfioLoaded: false };
+
+  constructor(private readonly linux: Linux) {}
+
+  saveState(): unknown {
+    return clone(this.s);
+  }
+  restoreState(st: unknown): void {
+    this.s = clone(st as DriverCoreState);
+  }
+
+  /** The driver bound to a device now. */
+  boundDriver(dev: KDevice): string | undefined {
+    return this.linux.bound.get(dev.name) ?? this.linux.core.boundDriver(dev);
+  }
+
+  /** driver_override, or undefined. */
+  override(dev: KDevice): string | undefined {
+    return this.s.override[dev.name];
+  }
+
+  /** `echo NAME > .../driver_override`; undefined (`echo > ...`, "none" in the lab) clears it. */
+  setOverride(dev: KDevice, name: string | undefined): void {
+    if (name === undefined || name === '') delete this.s.override[dev.name];
+    else this.s.override[dev.name] = name;
+  }
+
+  /** pci_bus_match(): with driver_override set only that driver matches (drivers/pci/pci-driver.c). */
+  matches(d: PciDriverDef, dev: KDevice): boolean {
+    const o = this.s.override[dev.name];
+    if (o !== undefined) return o === d.name;
+    return idMatches(d, dev);
+  }
+
+  /**
+   * The driver `driver bind DEV` (no driver named) would try: the
+   * override, else the driver the device had before if it still matches,
+   * else the first one matching (device_attach / drivers_probe).
+   */
+  pickDriver(dev: KDevice): PciDriverDef | undefined {
+    const o = this.s.override[dev.name];
+    if (o !== undefined) return findPciDriver(o);
+    const last = this.s.last[dev.name];
+    if (last) {
+      const d = findPciDriver(last);
+      if (d && this.matches(d, dev)) return d;
+    }
+    return pciDrivers().find((d) => idMatches(d, dev));
+  }
+
+  /** Is vfio-pci holding the device for VFIO? */
+  vfioClaimed(dev: KDevice): boolean {
+    return this.s.vfio.includes(dev.name);
+  }
+
+  /** Kernel log lines printed by `fn`. */
+  private withLog<T>(fn: () => T): { value: T; log: string[] } {
+    const k = this.linux.env.kernel;
+    const before = k.dmesg();
+    const last = before.length ? before[before.length - 1]!.time : -1;
+    const value = fn();
+    return { value, log: k.dmesg().filter((l) => l.time > last).map((l) => l.text) };
+  }
+
+  private ctx(dev: KDevice, drv: string): ProbeContext {
+    const k = this.linux.env.kernel;
+    return { linux: this.linux, dev, info: (t) => k.log('info', `${drv} ${dev.name}: ${t}`) };
+  }
+
+  /**
+   * dma_configure() as really_probe calls it, by era. Returns 0 or -errno
+   * (-EPROBE_DEFER while the IOMMU firmware names has no driver yet, from
+   * v4.12; -EBUSY from the ownership check).
+   */
+  dmaConfigure(dev: KDevice, d: PciDriverDef): number {
+    const linux = this.linux;
+    const opts = { driver: d.name, driverManagedDma: d.driverManagedDma ?? false };
+    const rc = linux.dma.dmaConfigure(dev, opts);
+    return rc;
+  }
+
+  /**
+   * driver_probe_device -> really_probe. Validates the match first
+   * (sysfs bind: -ENODEV when the driver does not match, -EBUSY when a
+   * driver is bound); on a failed probe the device is left unbound, with
+   * what Linux prints ("DRIVER: probe of DEV failed with error -N").
+   */
+  bind(dev: KDevice, d: PciDriverDef): BindResult {
+    if (this.boundDriver(dev)) return { ok: false, driver: d.name, errno: EBUSY, stage: 'busy', log: [] };
+    if (!this.matches(d, dev)) return { ok: false, driver: d.name, errno: ENODEV, stage: 'match', log: [] };
+    const { value, log } = this.withLog(() => this.reallyProbe(dev, d));
+    return value.ok ? { ok: true, driver: d.name, log } : { ...value, log };
+  }
+
+  private reallyProbe(dev: KDevice, d: PciDriverDef): BindResult {
+    const linux = this.linux;
+    const k = linux.env.kernel;
+    const rc = this.dmaConfigure(dev, d);
+    if (rc < 0) {
+      // really_probe's probe_failed path; -EBUSY from dma_configure is printed.
+      k.log('warn', `${d.name}: probe of ${dev.name} failed with error -${-rc}`);
+      return { ok: false, driver: d.name, errno: -rc, stage: 'dma_configure', log: [] };
+    }
+    linux.bound.set(dev.name, d.name);
+    const ctx = this.ctx(dev, d.name);
+    const prc = d.probe ? d.probe(ctx) : d.mask ? maskProbe(d.mask)(ctx) : 0;
+    if (prc < 0) {
+      linux.bound.delete(dev.name);
+      linux.dma.dmaDeconfigure(dev);
+      k.log('warn', `${d.name}: probe of ${dev.name} failed with error -${-prc}`);
+      return { ok: false, driver: d.name, errno: -prc, stage: 'probe', log: [] };
+    }
+    delete this.s.last[dev.name];
+    this.s.deferred = this.s.deferred.filter((x) => x.dev !== dev.name);
+    return { ok: true, driver: d.name, log: [] };
+  }
+
+  /** __device_release_driver: the driver's remove, then dma_deconfigure. Returns the driver unbound. */
+  unbind(dev: KDevice): { driver: string | undefined; log: string[] } {
+    const driver = this.boundDriver(dev);
+    if (!driver) return { driver: undefined, log: [] };
+    const d = findPciDriver(driver);
+    const { log } = this.withLog(() => {
+      d?.remove?.(this.ctx(dev, driver));
+      // device_unbind_cleanup -> iommu_device_unuse_default_domain (and dma_deconfigure).
+      this.linux.dma.dmaDeconfigure(dev);
+    });
+    this.s.last[dev.name] = driver;
+    this.linux.bound.delete(dev.name);
+    return { driver, log };
+  }
+
+  /** Bind at boot: the first matching driver (device_attach). */
+  attach(dev: KDevice): BindResult | undefined {
+    const d = pciDrivers().find((x) => this.matches(x, dev));
+    if (!d) return undefined;
+    return this.bind(dev, d);
+  }
+}
+
+/** strerror-style name of a bind failure for messages: "-ENODEV". */
+export const errnoName = (e: number): string => `-${ERRNO_NAME(e)}`;
