@@ -5,7 +5,9 @@
  *
  *   number   := 0x<hex> | 0b<bin> | 0o<oct> | <decimal>[K|M|G|T|P|E]  ('_' separators allowed)
  *   primary  := number | '$' | '$_' | '(' expr ')' | '~' primary | '-' primary | '+' primary
- *   precedence (low to high): |  ^  &  << >>  + -  * / %
+ *             | max '(' expr ',' expr ')' | min '(' expr ',' expr ')' | DMA_BIT_MASK '(' expr ')'
+ *   precedence (low to high), as in C: |  ^  &  == !=  < <= > >=  << >>  + -  * / %
+ *   a comparison is 1 or 0, as in C; max/min as the kernel's max()/min() on u64.
  *
  * `$` is the value last printed, `$_` the last address examined (as in gdb).
  */
@@ -24,7 +26,7 @@ const NUMBER_HELP = 'a number such as 0x40000000, 4096, 0b101 or 4K (K M G T suf
 const SUFFIX: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n, P: 1n << 50n, E: 1n << 60n };
 
 interface Tok {
-  kind: 'num' | 'op' | 'var' | 'end';
+  kind: 'num' | 'op' | 'var' | 'fn' | 'end';
   text: string;
   start: number;
   end: number;
@@ -78,18 +80,24 @@ function tokenize(src: string, base: number): Tok[] {
       out.push({ kind: 'var', text: src.slice(start, i), start: base + start, end: base + i });
       continue;
     }
-    if (src.startsWith('<<', i) || src.startsWith('>>', i)) {
+    const fn = /^(max|min|DMA_BIT_MASK)\s*(?=\()/.exec(src.slice(i));
+    if (fn) {
+      i += fn[1]!.length;
+      out.push({ kind: 'fn', text: fn[1]!, start: base + start, end: base + i });
+      continue;
+    }
+    if (['<<', '>>', '<=', '>=', '==', '!='].some((o) => src.startsWith(o, i))) {
       i += 2;
       out.push({ kind: 'op', text: src.slice(start, i), start: base + start, end: base + i });
       continue;
     }
-    if ('+-*/%&|^~()'.includes(c)) {
+    if ('+-*/%&|^~(),<>'.includes(c)) {
       i++;
       out.push({ kind: 'op', text: c, start: base + start, end: base + i });
       continue;
     }
     // an identifier or other junk: report the whole word
-    while (i < src.length && !/[\s+\-*/%&|^~()]/.test(src[i]!)) i++;
+    while (i < src.length && !/[\s+\-*/%&|^~(),<>=!]/.test(src[i]!)) i++;
     const text = src.slice(start, i) || c;
     throw new CommandError(`'${text}' is not a number or operator`, { start: base + start, end: base + start + text.length }, NUMBER_HELP);
   }
@@ -97,7 +105,16 @@ function tokenize(src: string, base: number): Tok[] {
   return out;
 }
 
-const BINARY: { ops: string[] }[] = [{ ops: ['|'] }, { ops: ['^'] }, { ops: ['&'] }, { ops: ['<<', '>>'] }, { ops: ['+', '-'] }, { ops: ['*', '/', '%'] }];
+const BINARY: { ops: string[] }[] = [
+  { ops: ['|'] },
+  { ops: ['^'] },
+  { ops: ['&'] },
+  { ops: ['==', '!='] },
+  { ops: ['<', '<=', '>', '>='] },
+  { ops: ['<<', '>>'] },
+  { ops: ['+', '-'] },
+  { ops: ['*', '/', '%'] },
+];
 
 /** Evaluate `src` (which starts at column `base` of the input line). */
 export function evalExpr(src: string, base: number, env: ExprEnv = {}): u64 {
@@ -120,6 +137,25 @@ export function evalExpr(src: string, base: number, env: ExprEnv = {}): u64 {
         );
       }
       return v;
+    }
+    if (t.kind === 'fn') {
+      const open = toks[p++]!;
+      if (open.text !== '(') throw new CommandError(`expected '(' after ${t.text}`, { start: open.start, end: open.end }, "'('");
+      const args: u64[] = [binary(0)];
+      while (peek().text === ',') {
+        p++;
+        args.push(binary(0));
+      }
+      const close = toks[p++]!;
+      if (close.text !== ')') throw new CommandError(`expected ')' here`, { start: close.start, end: close.end }, "')'");
+      const want = t.text === 'DMA_BIT_MASK' ? 1 : 2;
+      if (args.length !== want) throw new CommandError(`${t.text}() takes ${want} argument${want === 1 ? '' : 's'}`, { start: t.start, end: close.end }, t.text === 'DMA_BIT_MASK' ? 'DMA_BIT_MASK(64)' : `${t.text}(a, b)`);
+      if (t.text === 'max') return args[0]! > args[1]! ? args[0]! : args[1]!;
+      if (t.text === 'min') return args[0]! < args[1]! ? args[0]! : args[1]!;
+      // include/linux/dma-mapping.h: (n == 64) ? ~0ULL : (1ULL << n) - 1 (REFERENCE.md 4.7).
+      const n = args[0]!;
+      if (n > 64n) throw new CommandError(`DMA_BIT_MASK(${n}): the width must be 0..64`, { start: t.start, end: close.end }, 'DMA_BIT_MASK(64)');
+      return n === 64n ? U64_MAX : (1n << n) - 1n;
     }
     if (t.kind === 'op') {
       if (t.text === '(') {
@@ -148,6 +184,12 @@ export function evalExpr(src: string, base: number, env: ExprEnv = {}): u64 {
       p++;
       const right = binary(level + 1);
       switch (t.text) {
+        case '==': left = left === right ? 1n : 0n; break;
+        case '!=': left = left !== right ? 1n : 0n; break;
+        case '<': left = left < right ? 1n : 0n; break;
+        case '<=': left = left <= right ? 1n : 0n; break;
+        case '>': left = left > right ? 1n : 0n; break;
+        case '>=': left = left >= right ? 1n : 0n; break;
         case '|': left = left | right; break;
         case '^': left = left ^ right; break;
         case '&': left = left & right; break;
@@ -169,7 +211,7 @@ export function evalExpr(src: string, base: number, env: ExprEnv = {}): u64 {
   const v = binary(0);
   const t = peek();
   if (t.kind !== 'end') {
-    throw new CommandError(`unexpected '${t.text}' after the expression`, { start: t.start, end: t.end }, 'an operator (+ - * / % & | ^ << >>) or the end of the expression');
+    throw new CommandError(`unexpected '${t.text}' after the expression`, { start: t.start, end: t.end }, 'an operator (+ - * / % & | ^ << >> == != < <= > >=) or the end of the expression');
   }
   return v;
 }

@@ -199,8 +199,11 @@ export class IommuDma implements Stateful {
    * holes (PCI windows, non-SW_MSI reserved regions). Returns 0 or -errno.
    *
    * The check by era (REFERENCE.md 4.6):
-   *   <= v5.12  (domain, base, size, dev):  base > aperture_end || base + size <= aperture_start
-   *   v5.13..   (domain, base, limit, dev): base > aperture_end || limit < aperture_start
+   *   <= v5.13  (domain, base, size, dev):  base > aperture_end || base + size <= aperture_start
+   *   v5.14..   (domain, base, limit, dev): base > aperture_end || limit < aperture_start
+   *             (commit "iommu/dma: Pass address limit rather than size to
+   *             iommu_setup_dma_ops()", posted June 2021 after the v5.13
+   *             merge window, in iommu-updates-v5.14; REFERENCE.md says ≈v5.13)
    *   v6.4+     (domain, dev):  only with a dma_range_map: its min > aperture_end || its max < aperture_start
    * On failure it warns "specified DMA range outside IOMMU capability" (no
    * device prefix) and returns -EFAULT.
@@ -221,7 +224,7 @@ export class IommuDma implements Stateful {
     const v = this.version;
     let outside: boolean;
     let basePfn: u64;
-    if (v < 513) {
+    if (v < 514) {
       outside = range.base > apEnd || add(range.base, range.size) <= apStart;
       basePfn = maxU(1n, range.base >> order);
     } else if (v < 604) {
@@ -295,7 +298,7 @@ export class IommuDma implements Stateful {
    * retaining platform DMA ops" (pr_warn, no device prefix) and dma-direct.
    * Sets dev.dmaOps; returns whether iommu-dma was installed.
    */
-  iommuSetupDmaOps(dev: KDevice): boolean {
+  iommuSetupDmaOps(dev: KDevice, range?: { base: u64; size: u64; limit: u64 }): boolean {
     const domain = this.core.getDomainForDev(dev);
     const fail = (): boolean => {
       this.kernel.log('warn', `Failed to set up IOMMU for device ${dev.name}; retaining platform DMA ops`);
@@ -304,7 +307,7 @@ export class IommuDma implements Stateful {
     };
     if (!domain) return fail();
     if (domain.type === 'DMA' || domain.type === 'DMA-FQ') {
-      if (this.iommuDmaInitDomain(domain, dev) !== 0) return fail();
+      if (this.iommuDmaInitDomain(domain, dev, range ?? dmaConfigureRange(dev, this.version)) !== 0) return fail();
       dev.dmaOps = 'iommu';
       return true;
     }

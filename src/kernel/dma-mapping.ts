@@ -96,6 +96,13 @@ export interface DmaConfigureOptions {
   driver?: string;
   /** The driver manages DMA itself (vfio-pci: driver_managed_dma): no DMA-API ownership of the group. */
   driverManagedDma?: boolean;
+  /**
+   * Pre-v4.12 binds (kernel/driver-core.ts): false = DMA was configured when
+   * the device was created, so this bind only records the driver (no ops change).
+   */
+  setupOps?: boolean;
+  /** The DMA range to hand iommu_dma_init_domain instead of one computed from the masks now (pre-v4.12: the creation-time range). */
+  range?: { base: u64; size: u64; limit: u64 };
 }
 
 export class DmaMapping implements DmaApi, Stateful {
@@ -125,8 +132,8 @@ export class DmaMapping implements DmaApi, Stateful {
     if (core && this.iommuDma && core.groupOf(dev) !== undefined) {
       const r = core.deviceBind(dev, opts.driver ?? 'driver', opts.driverManagedDma ?? false);
       if (r < 0) return r;
-      this.iommuDma.iommuSetupDmaOps(dev);
-    } else {
+      if (opts.setupOps !== false) this.iommuDma.iommuSetupDmaOps(dev, opts.range);
+    } else if (opts.setupOps !== false) {
       dev.dmaOps = 'direct';
     }
     return 0;

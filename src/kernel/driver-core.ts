@@ -42,6 +42,7 @@ import { dmaBitMask } from '../machine/u64.ts';
 import { VirtioPciDevice } from '../machine/virtio/virtio-pci.ts';
 import type { Linux } from './linux.ts';
 import type { KDevice } from './types.ts';
+import type { u64 } from '../machine/u64.ts';
 import { EBUSY, EINVAL, ENODEV, ERRNO_NAMES } from './iommu.ts';
 import { virtblkProbe, type VirtioBlk } from './virtio/virtio-blk.ts';
 import { vpReset } from './virtio/virtio-pci.ts';
@@ -203,15 +204,34 @@ export function idMatches(d: PciDriverDef, dev: KDevice): boolean {
   return id !== undefined && d.ids.includes(id);
 }
 
+/** When the SMMU driver probes: before the PCI drivers, after them (built in), or as a module after boot. */
+export type IommuDriverLoad = 'builtin' | 'late' | 'module';
+export const IOMMU_DRIVER_LOADS: readonly IommuDriverLoad[] = ['builtin', 'late', 'module'];
+
+/**
+ * From which release a missing *modular* IOMMU driver is waited for.
+ * v4.12's of_iommu_xlate waited only for drivers that declared themselves
+ * built in (IOMMU_OF_DECLARE; commit "iommu/of: Prepare for deferred IOMMU
+ * configuration": "whether a not-yet present IOMMU should be waited for or
+ * skipped (by virtue of having declared a built-in driver or not)"); a
+ * module's devices went without an IOMMU. Later kernels defer until the
+ * module loads (driver_deferred_probe_check_state, then
+ * deferred_probe_timeout, not modelled). The switch-over release (≈v4.19,
+ * when IOMMU_OF_DECLARE went away) is **unverified**.
+ */
+export const MODULE_IOMMU_WAITED_FROM = 419;
+
 export interface DriverCoreState {
   /** /sys/bus/pci/devices/DEV/driver_override, per dev_name. */
   override: Record<string, string>;
   /** The driver a device had before its last unbind (the lab's `driver bind DEV` binds it again). */
   last: Record<string, string>;
-  /** deferred_probe_pending_list, in order (dev_name), with the reason. */
-  deferred: { dev: string; reason: string }[];
+  /** deferred_probe_pending_list, in order (dev_name), with the driver that asked to defer and the reason. */
+  deferred: { dev: string; driver: string; reason: string }[];
   /** Pre-v4.12: the DMA range computed when the device was created, applied at the first bind (queue_iommu_attach). */
-  creation: Record<string, { configured: boolean }>;
+  creation: Record<string, { range: { base: u64; size: u64; limit: u64 }; configured: boolean }>;
+  /** IOMMU drivers loaded after boot (`modprobe`). */
+  loaded?: string[];
   /** Devices vfio-pci has claimed (vfio_register_group_dev). */
   vfio: string[];
   vfioLoaded: boolean;
@@ -228,8 +248,30 @@ export type BindResult =
  */
 export class DriverCore implements Stateful {
   s: DriverCoreState = { override: {}, last: {}, deferred: [], creation: {}, vfio: [], vfioLoaded: false };
+  /** How this boot's SMMU driver loads (a boot option, not state). */
+  iommuLoad: IommuDriverLoad = 'builtin';
 
   constructor(private readonly linux: Linux) {}
+
+  private get version(): number {
+    return this.linux.core.config.version;
+  }
+
+  /** Does firmware put this device behind an SMMU (fwspec set up by of/iort_iommu_configure)? */
+  private behindSmmu(dev: KDevice): boolean {
+    return !!dev.iommuName && this.linux.smmus.some((x) => x.name === dev.iommuName);
+  }
+
+  /**
+   * A function of the same multi-function device already in a group: they
+   * share it without ACS (drivers/iommu/iommu.c pci_device_group,
+   * get_pci_function_alias_group).
+   */
+  groupSibling(dev: KDevice): KDevice | undefined {
+    const f = dev.pci;
+    if (!f || f.bdf.fn === 0) return undefined;
+    return this.linux.devices.find((d) => d.pci && d !== dev && d.pci.bdf.segment === f.bdf.segment && d.pci.bdf.bus === f.bdf.bus && d.pci.bdf.dev === f.bdf.dev && d.group !== undefined);
+  }
 
   saveState(): unknown {
     return clone(this.s);
@@ -304,8 +346,67 @@ export class DriverCore implements Stateful {
   dmaConfigure(dev: KDevice, d: PciDriverDef): number {
     const linux = this.linux;
     const opts = { driver: d.name, driverManagedDma: d.driverManagedDma ?? false };
-    const rc = linux.dma.dmaConfigure(dev, opts);
-    return rc;
+    if (this.version < 412) {
+      // Configured at creation; arm64 attached the IOMMU at the first bind
+      // with the creation-time range (queue_iommu_attach); later binds only
+      // record the driver.
+      const c = this.s.creation[dev.name];
+      if (!c || c.configured) return linux.dma.dmaConfigure(dev, { ...opts, setupOps: false });
+      c.configured = true;
+      return linux.dma.dmaConfigure(dev, { ...opts, range: c.range });
+    }
+    // of_iommu_configure / iort_iommu_configure: the fwspec, then the group.
+    if (this.behindSmmu(dev) && linux.core.groupOf(dev) === undefined) {
+      if (!linux.core.hasDriver(dev.iommuName!)) {
+        const waited = this.iommuLoad !== 'module' || this.version >= MODULE_IOMMU_WAITED_FROM;
+        if (waited) return -EPROBE_DEFER;
+        // A modular driver was not waited for: the device goes without an IOMMU.
+      } else {
+        const sib = this.groupSibling(dev);
+        linux.core.probeDevice(dev, { driver: d.name, ...(sib ? { shareWith: sib.name } : {}) });
+      }
+    }
+    return linux.dma.dmaConfigure(dev, opts);
+  }
+
+  /** /sys/kernel/debug/devices_deferred: the pending list. */
+  deferredList(): readonly { dev: string; driver: string; reason: string }[] {
+    return this.s.deferred;
+  }
+
+  /**
+   * A late SMMU driver probes (a later initcall, or `modprobe
+   * arm_smmu_v3`): its hardware probe and iommu_device_register, then
+   * driver_deferred_probe_trigger: every deferred device is tried again,
+   * in list order. Returns the devices retried, or [] when nothing was late.
+   */
+  loadIommuDrivers(): string[] {
+    const linux = this.linux;
+    let any = false;
+    for (const drv of linux.smmus) {
+      if (linux.core.hasDriver(drv.name)) continue;
+      drv.probe();
+      linux.core.driverReady(drv.name);
+      (this.s.loaded ??= []).push(drv.name);
+      any = true;
+    }
+    if (!any) return [];
+    return this.deferredProbeTrigger();
+  }
+
+  /** driver_deferred_probe_trigger + deferred_probe_work_func: retry every deferred device. */
+  deferredProbeTrigger(): string[] {
+    const retried: string[] = [];
+    const pending = [...this.s.deferred];
+    this.s.deferred = [];
+    for (const p of pending) {
+      const dev = this.linux.device(p.dev);
+      if (!dev || this.boundDriver(dev)) continue;
+      retried.push(p.dev);
+      this.attach(dev);
+    }
+    for (const drv of this.linux.smmus) drv.evtqThread();
+    return retried;
   }
 
   /**
@@ -325,6 +426,12 @@ export class DriverCore implements Stateful {
     const linux = this.linux;
     const k = linux.env.kernel;
     const rc = this.dmaConfigure(dev, d);
+    if (rc === -EPROBE_DEFER) {
+      // driver_deferred_probe_add; dev_dbg "Driver %s requests probe deferral"
+      // is not printed at the default loglevel.
+      if (!this.s.deferred.some((x) => x.dev === dev.name)) this.s.deferred.push({ dev: dev.name, driver: d.name, reason: '' });
+      return { ok: false, driver: d.name, errno: EPROBE_DEFER, stage: 'defer', log: [] };
+    }
     if (rc < 0) {
       // really_probe's probe_failed path; -EBUSY from dma_configure is printed.
       k.log('warn', `${d.name}: probe of ${dev.name} failed with error -${-rc}`);

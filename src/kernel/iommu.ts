@@ -241,6 +241,8 @@ interface CoreState {
    */
   fqDomains: string[];
   stats: IommuCoreStats;
+  /** IOMMU instances whose driver has not probed yet (markLate). */
+  late?: string[];
 }
 
 /** Hooks the DMA layer registers (dma-iommu reacts to default-domain changes). */
@@ -357,6 +359,25 @@ export class IommuCore implements Stateful {
     }
   }
 
+  /** Has an IOMMU driver registered this instance (iommu_ops_from_fwnode finds it)? */
+  hasDriver(name: string): boolean {
+    return this.drivers.has(name) && !(this.s.late ?? []).includes(name);
+  }
+
+  /**
+   * An IOMMU whose driver probes late (a later initcall, or a module):
+   * known to the model from boot, so undo can take a late load back, but
+   * invisible to the core until driverReady() (kernel/driver-core.ts).
+   */
+  markLate(name: string): void {
+    (this.s.late ??= []).push(name);
+  }
+
+  /** The late driver has probed: iommu_device_register. */
+  driverReady(name: string): void {
+    this.s.late = (this.s.late ?? []).filter((n) => n !== name);
+  }
+
   /** iommu_device_register(): make a driver's IOMMU instance known by its name. */
   registerDriver(drv: IommuDriver): number {
     if (this.drivers.has(drv.name)) return -EBUSY;
@@ -451,8 +472,8 @@ export class IommuCore implements Stateful {
    * aliases, no ACS), give a new group its default domain, attach.
    * Returns the group id, or -errno (-ENODEV when no driver claims it).
    */
-  probeDevice(dev: KDevice, opts: { shareWith?: string } = {}): number {
-    const drv = dev.iommuName ? this.drivers.get(dev.iommuName) : undefined;
+  probeDevice(dev: KDevice, opts: { shareWith?: string; driver?: string } = {}): number {
+    const drv = dev.iommuName && this.hasDriver(dev.iommuName) ? this.drivers.get(dev.iommuName) : undefined;
     if (!drv) return -ENODEV;
     const prev = this.s.devs[dev.name];
     if (prev) return prev.group;
@@ -470,7 +491,9 @@ export class IommuCore implements Stateful {
     // (verified in the v4.10/4.11-era iommu.c); later kernels use dev_info
     // "Adding to iommu group %d". The switch-over release (~v5.6) is **unverified**.
     if (this.config.version < 506) this.kernel.log('info', `iommu: Adding device ${dev.name} to group ${g.id}`);
-    else this.kernel.log('info', `${devPrefix(dev)}Adding to iommu group ${g.id}`);
+    // After the probe-deferral series on DT/ACPI arm64 this runs inside
+    // really_probe (of_iommu_configure), so dev_info carries the driver's name.
+    else this.kernel.log('info', `${devPrefix(dev, opts.driver)}Adding to iommu group ${g.id}`);
     if (!g.defaultDomain) {
       const forced = this.devDefDomainType(dev);
       const d = forced ? this.allocStrict(drv, forced) : this.allocDefaultDomain(drv, this.policy.type);

@@ -33,7 +33,8 @@ import type { KDevice } from './types.ts';
 import { KERNEL_ERAS, type KernelEra } from './era.ts';
 import type { VirtioEnv } from './virtio/env.ts';
 import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
-import { DriverCore } from './driver-core.ts';
+import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
+import { dmaConfigureRange } from './dma-iommu.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -107,6 +108,12 @@ const pciScanLine = (f: PciFunction): string =>
 export interface BootOptions {
   era: KernelEra;
   firmware?: Firmware;
+  /**
+   * When the SMMU driver probes (driver-core.ts): 'builtin' before the PCI
+   * drivers (the default), 'late' built in but after them (a later initcall
+   * or link order), 'module' loaded by user space after boot (`modprobe`).
+   */
+  iommuDriver?: IommuDriverLoad;
 }
 
 /** Boot Linux on `m`. Returns the booted kernel (the caller keeps it on the System). */
@@ -138,6 +145,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
 
   // IOMMU drivers for what firmware describes.
+  const lateIommu = !!o.iommuDriver && o.iommuDriver !== 'builtin';
+  linux.driverCore.iommuLoad = o.iommuDriver ?? 'builtin';
   const disableBypass = kernel.cmdline.get('arm-smmu-v3.disable_bypass');
   for (const fs of o.firmware?.smmus ?? []) {
     const drv = new ArmSmmuV3Driver({
@@ -151,7 +160,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       disableBypass: era.version >= 610 || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
       log,
     });
-    drv.probe();
+    if (lateIommu) core.markLate(drv.name);
+    else drv.probe();
     core.registerDriver(drv);
     linux.smmus.push(drv);
     linux.add(`smmu:${drv.name}`, drv);
@@ -194,8 +204,17 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       linux.devices.push(dev);
       // Functions of one multi-function device without ACS share a group
       // (drivers/iommu/iommu.c pci_device_group: get_pci_function_alias_group).
-      const sibling = f.bdf.fn > 0 ? linux.devices.find((d) => d.pci && d !== dev && d.pci.bdf.bus === f.bdf.bus && d.pci.bdf.dev === f.bdf.dev && d.group !== undefined) : undefined;
-      if (dev.iommuName) core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
+      // Before v4.12 the device's DMA was configured here, once, at creation
+      // (pci_device_add -> of/acpi_dma_configure; the IOMMU group came with
+      // it). From v4.12 an SMMU's fwspec and the group are set up when a
+      // driver first probes the device (driver-core.ts); VT-d still probes
+      // every device it covers when its driver registers (bus_iommu_probe).
+      const smmu = !!fw;
+      if (dev.iommuName && !(smmu && era.version >= 412)) {
+        const sibling = linux.driverCore.groupSibling(dev);
+        const g = core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
+        if (g >= 0 && era.version < 412) linux.driverCore.s.creation[dev.name] = { range: dmaConfigureRange(dev, era.version), configured: false };
+      }
     }
   }
   if (intel && intelOn) intel.enableTranslation();
@@ -211,6 +230,9 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       log('err', `dma-lab: the read of ${p.blk.diskName}'s partition table never completed (gave up after ${p.scan.io.polls ?? 0} polls); a real kernel waits here for ever: "system hangs failing to read partition table"`);
     }
   }
+  // A built-in SMMU driver that probes after the PCI drivers: it registers,
+  // then driver_deferred_probe_trigger retries the deferred devices.
+  if (o.iommuDriver === 'late') linux.driverCore.loadIommuDrivers();
   for (const drv of linux.smmus) drv.evtqThread();
   intel?.dmarFault();
   kernel.booted = true;

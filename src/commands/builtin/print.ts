@@ -14,7 +14,8 @@ export const printCommand: CommandSpec = {
   help: [
     'Like gdb\'s `p`. Every step wraps modulo 2^64 as C\'s u64 does, so',
     'DMA_BIT_MASK(64) + 1 is 0, the overflow behind the 2017 probe-deferral bug.',
-    'Operators: + - * / % & | ^ ~ << >> and parentheses. $ is the last value printed, $_ the last address examined.',
+    'Operators: + - * / % & | ^ ~ << >>, comparisons == != < <= > >= (1 or 0, as in C), max(a, b), min(a, b),',
+    'DMA_BIT_MASK(n) and parentheses. $ is the last value printed, $_ the last address examined.',
   ].join('\n'),
   examples: ['print 0xffffffffffffffff + 1', 'print/x 4K * 3', 'print/t 0x0000020800000000', 'print/d -1', 'print (1 << 48) - 1'],
   format: 'x hex, d decimal (unsigned and signed), u unsigned decimal, t binary, o octal, c character',
