@@ -149,6 +149,14 @@ export class IommuDma implements Stateful {
   private s: IommuDmaState = { stats: { maps: 0, unmaps: 0, mapErrors: 0, iotlbSyncs: 0, flushAlls: 0, fqQueued: 0, sacFallbacks: 0, badUnmaps: 0 } };
   private readonly memory?: PhysicalMemory;
   private readonly pages?: PageAllocator;
+  /**
+   * The debug print Shameer Kolothum added in seed 003's thread, at the top
+   * of iommu_dma_init_domain: dev_info(dev, "0x%llx 0x%llx, 0x%llx 0x%llx,
+   * 0x%llx 0x%llx\n", base, size, aperture_start, aperture_end,
+   * *dev->dma_mask, dev->coherent_dma_mask). From v5.14 the function gets a
+   * limit, which is printed in size's place.
+   */
+  debugInitDomain = false;
 
   constructor(
     readonly kernel: Kernel,
@@ -222,6 +230,10 @@ export class IommuDma implements Stateful {
     const apStart = domain.apertureStart;
     const apEnd = domain.apertureEnd;
     const v = this.version;
+    if (this.debugInitDomain) {
+      const x = (n: u64): string => `0x${n.toString(16)}`;
+      this.kernel.log('info', `${devPrefix(dev, this.core.boundDriver(dev))}${x(range.base)} ${x(v < 514 ? range.size : range.limit)}, ${x(apStart)} ${x(apEnd)}, ${x(dev.dmaMask)} ${x(dev.coherentDmaMask)}`);
+    }
     let outside: boolean;
     let basePfn: u64;
     if (v < 514) {

@@ -40,6 +40,7 @@ import { hexRaw } from '../machine/u64.ts';
 import { clone, type Stateful } from '../machine/state.ts';
 import { dmaBitMask } from '../machine/u64.ts';
 import { VirtioPciDevice } from '../machine/virtio/virtio-pci.ts';
+import { PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../machine/pci.ts';
 import type { Linux } from './linux.ts';
 import type { KDevice } from './types.ts';
 import type { u64 } from '../machine/u64.ts';
@@ -73,6 +74,10 @@ export interface PciDriverDef {
   driverManagedDma?: boolean;
   /** One line for `driver list`. */
   desc: string;
+  /** What the module prints when it loads (module_init), before its first probe; by kernel version. */
+  banner?(version: number): string[];
+  /** The PF driver's sriov_configure (sysfs sriov_numvfs), before the VFs are added: its messages. */
+  sriovConfigure?(ctx: ProbeContext, numVfs: number): void;
   /** The driver's own probe, after dma_configure; returns 0 or -errno. */
   probe?(ctx: ProbeContext): number;
   /** The driver's remove, before dma_deconfigure. */
@@ -94,6 +99,29 @@ const diskIndexOf = (name: string): number => {
   for (const ch of name.slice(2)) n = n * 26 + (ch.charCodeAt(0) - 96);
   return n - 1;
 };
+
+/**
+ * pci_enable_device + pci_set_master: memory decoding on, then bus
+ * mastering; the PCI core prints the command register's change
+ * (drivers/pci/setup-res.c pci_enable_resources: "enabling device (%04x -> %04x)").
+ */
+export function pciEnableDevice(ctx: ProbeContext): void {
+  const f = ctx.dev.pci;
+  if (!f) return;
+  const old = f.command;
+  const cmd = old | PCI_COMMAND_MEMORY | (f.bars.some((b) => b.kind === 'io') ? PCI_COMMAND_IO : 0);
+  if (cmd !== old) ctx.info(`enabling device (${hexRaw(old, 4)} -> ${hexRaw(cmd, 4)})`);
+  f.configWrite(PCI_COMMAND, 2, BigInt(cmd | PCI_COMMAND_MASTER));
+}
+
+/** A module's init messages, printed once per boot, when its first device binds (module_init). */
+function moduleInit(ctx: ProbeContext, name: string, lines: string[]): void {
+  const st = ctx.linux.driverCore.s;
+  const loaded = (st.modules ??= []);
+  if (loaded.includes(name)) return;
+  loaded.push(name);
+  for (const l of lines) ctx.linux.env.kernel.log('info', l);
+}
 
 /** A driver whose probe only asks for its DMA mask (the lab does not model its I/O). */
 const maskProbe = (bits: number) => (ctx: ProbeContext): number => {
@@ -139,24 +167,60 @@ const BUILTIN_DRIVERS: PciDriverDef[] = [
   { name: 'ahci', ids: ['8086:2922'], mask: 64, desc: 'ICH9 AHCI SATA (drivers/ata/ahci.c), 64-bit DMA' },
   { name: 'lpc_ich', ids: ['8086:2918'], desc: 'ICH9 LPC bridge (drivers/mfd/lpc_ich.c), no DMA' },
   { name: 'i801_smbus', ids: ['8086:2930'], desc: 'ICH9 SMBus (drivers/i2c/busses/i2c-i801.c), no DMA' },
-  { name: 'ixgbe', ids: ['8086:10fb'], mask: 64, desc: 'Intel 82599 10GbE physical function (drivers/net/ethernet/intel/ixgbe), 64-bit DMA' },
-  { name: 'ixgbevf', ids: ['8086:10ed'], mask: 64, desc: 'Intel 82599 virtual function (drivers/net/ethernet/intel/ixgbevf), 64-bit DMA' },
+  {
+    name: 'ixgbe',
+    ids: ['8086:10fb'],
+    mask: 64,
+    desc: 'Intel 82599 10GbE physical function (drivers/net/ethernet/intel/ixgbe), 64-bit DMA; SR-IOV through sriov_numvfs',
+    probe(ctx) {
+      // ixgbe_probe: pci_enable_device_mem, dma_set_mask_and_coherent(64), ...
+      pciEnableDevice(ctx);
+      ctx.linux.dma.dmaSetMaskAndCoherent(ctx.dev, dmaBitMask(64));
+      ctx.info('Intel(R) 10 Gigabit Network Connection');
+      return 0;
+    },
+    // ixgbe_pci_sriov_configure -> __ixgbe_enable_sriov (e_dev_info, netdev-prefixed; the model's netdev is eth0).
+    sriovConfigure(ctx, n) {
+      ctx.linux.env.kernel.log('info', `ixgbe ${ctx.dev.name} eth0: SR-IOV enabled with ${n} VFs`);
+    },
+  },
+  {
+    name: 'ixgbevf',
+    ids: ['8086:10ed'],
+    mask: 64,
+    desc: 'Intel 82599 virtual function (drivers/net/ethernet/intel/ixgbevf), 64-bit DMA',
+    // The module's banner as seed 003's 4.11-rc1 log has it (the driver
+    // version string went away in later kernels; when is unverified).
+    banner: (v) => [`ixgbevf: Intel(R) 10 Gigabit PCI Express Virtual Function Network Driver${v < 500 ? ' - version 3.2.2-k' : ''}`, 'ixgbevf: Copyright (c) 2009 - 2015 Intel Corporation.'],
+    probe(ctx) {
+      // ixgbevf_probe: pci_enable_device, then dma_set_mask_and_coherent(DMA_BIT_MASK(64)).
+      pciEnableDevice(ctx);
+      ctx.linux.dma.dmaSetMaskAndCoherent(ctx.dev, dmaBitMask(64));
+      // What the VF printed in seed 003 with its PF's interface down (the
+      // "random" MAC is the thread's, so the model stays deterministic).
+      ctx.info('PF still in reset state.  Is the PF interface up?');
+      ctx.info('Assigning random MAC address');
+      ctx.info('be:30:8f:ed:f8:02');
+      ctx.info('MAC: 1');
+      ctx.info('Intel(R) 82599 Virtual Function');
+      return 0;
+    },
+  },
   {
     name: 'vfio-pci',
     ids: [],
     driverManagedDma: true,
     desc: 'VFIO PCI: hands the device to user space; no id table (driver_override or new_id), no DMA of its own',
+    // vfio_init(): printed once, when the vfio module loads.
+    banner: () => ['VFIO - User Level meta-driver version: 0.3'],
     probe(ctx) {
       // vfio_pci_probe -> vfio_register_group_dev: the device must be in an
       // IOMMU group (vfio_group_find_or_alloc; -EINVAL without one unless
       // noiommu). DMA: nothing; dma_configure already ran in really_probe.
       const { linux, dev } = ctx;
       const st = linux.driverCore.s;
-      if (!st.vfioLoaded) {
-        // vfio_init(): printed once, when the vfio module loads.
-        linux.env.kernel.log('info', 'VFIO - User Level meta-driver version: 0.3');
-        st.vfioLoaded = true;
-      }
+      st.vfioLoaded = true;
+      // vfio_pci_enable runs at open, not at probe: the command register stays.
       if (linux.core.groupOf(dev) === undefined) return -EINVAL;
       if (!st.vfio.includes(dev.name)) st.vfio.push(dev.name);
       return 0;
@@ -232,6 +296,8 @@ export interface DriverCoreState {
   creation: Record<string, { range: { base: u64; size: u64; limit: u64 }; configured: boolean }>;
   /** IOMMU drivers loaded after boot (`modprobe`). */
   loaded?: string[];
+  /** Modules whose init messages were printed. */
+  modules?: string[];
   /** Devices vfio-pci has claimed (vfio_register_group_dev). */
   vfio: string[];
   vfioLoaded: boolean;
@@ -425,6 +491,7 @@ export class DriverCore implements Stateful {
   private reallyProbe(dev: KDevice, d: PciDriverDef): BindResult {
     const linux = this.linux;
     const k = linux.env.kernel;
+    if (d.banner) moduleInit(this.ctx(dev, d.name), d.name, d.banner(this.version));
     const rc = this.dmaConfigure(dev, d);
     if (rc === -EPROBE_DEFER) {
       // driver_deferred_probe_add; dev_dbg "Driver %s requests probe deferral"
@@ -466,8 +533,9 @@ export class DriverCore implements Stateful {
     return { driver, log };
   }
 
-  /** Bind at boot: the first matching driver (device_attach). */
+  /** device_attach: the first matching driver; nothing for a device that has one. */
   attach(dev: KDevice): BindResult | undefined {
+    if (this.boundDriver(dev)) return undefined;
     const d = pciDrivers().find((x) => this.matches(x, dev));
     if (!d) return undefined;
     return this.bind(dev, d);

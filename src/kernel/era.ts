@@ -73,3 +73,11 @@ export const KERNEL_ERAS: Record<KernelEra, EraInfo> = {
     dma: 'dma_configure at every probe; iommu_dma_init_domain checks limit < aperture_start, limit = base + size - 1: a 64-bit mask passes with or without the max()',
   },
 };
+
+/** What an era does with DMA configuration (seed 003, REFERENCE.md 9), for `show kernel`. */
+export function eraDmaStory(e: EraInfo): string {
+  if (e.dma) return e.dma;
+  if (e.version < 412) return 'DMA configured once, when the device was created (before the v4.12 probe-deferral series); later binds configure nothing';
+  if (e.version >= 604) return 'dma_configure at every probe; iommu_dma_init_domain takes no base or size any more (≈v6.4): it checks only a firmware dma_range_map against the aperture';
+  return 'dma_configure at every probe; iommu_dma_init_domain checks limit < aperture_start (v5.14+)';
+}

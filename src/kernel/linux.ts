@@ -17,7 +17,7 @@ import type { u64 } from '../machine/u64.ts';
 import { hexRaw } from '../machine/u64.ts';
 import type { Machine } from '../machine/machine.ts';
 import type { Firmware } from '../machine/firmware.ts';
-import { formatBdf, type PciFunction } from '../machine/pci.ts';
+import { formatBdf, type PciFunction, type PciHostBridge } from '../machine/pci.ts';
 import { clone, type Stateful } from '../machine/state.ts';
 import { dmaBitMask } from '../machine/u64.ts';
 import type { Kernel } from './kernel.ts';
@@ -35,6 +35,7 @@ import type { VirtioEnv } from './virtio/env.ts';
 import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
 import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
 import { dmaConfigureRange } from './dma-iommu.ts';
+import { pciEnableSriov } from './pci-iov.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -46,6 +47,8 @@ export class Linux implements Stateful {
   readonly devices: KDevice[] = [];
   /** The driver bound to each device (dev_name -> driver name). */
   readonly bound = new Map<string, string>();
+  /** What firmware described (IOMMUs, coherency), for devices added after boot's scan (SR-IOV VFs). */
+  firmware: Firmware | undefined;
   /** The Intel IOMMU driver, on x86 machines with a DMAR table. */
   intel: IntelIommuDriver | undefined;
   readonly smmus: ArmSmmuV3Driver[] = [];
@@ -95,6 +98,8 @@ export class Linux implements Stateful {
   restoreState(st: unknown): void {
     const s = st as { parts: Map<string, unknown>; devs: DevFields[]; bound: [string, string][] };
     for (const [k, p] of this.parts) if (s.parts.has(k)) p.restoreState(s.parts.get(k));
+    // Devices added after the snapshot (SR-IOV VFs, kernel/pci-iov.ts) go away again.
+    this.devices.length = Math.min(this.devices.length, s.devs.length);
     this.devices.forEach((d, i) => Object.assign(d, s.devs[i]));
     this.bound.clear();
     for (const [k, v] of s.bound) this.bound.set(k, v);
@@ -102,8 +107,53 @@ export class Linux implements Stateful {
 }
 
 /** The PCI scan line (drivers/pci/probe.c pci_setup_device; the v4.x-v6.6 form). */
-const pciScanLine = (f: PciFunction): string =>
+export const pciScanLine = (f: PciFunction): string =>
   `pci ${formatBdf(f.bdf)}: [${hexRaw(f.vendorId, 4)}:${hexRaw(f.deviceId, 4)}] type 00 class 0x${hexRaw(f.classCode, 6)}`;
+
+/**
+ * pci_device_add() for one function: the kernel's struct device (32-bit
+ * masks), what firmware says about its IOMMU, and, before v4.12 or under
+ * VT-d, its IOMMU group. Used by the boot scan and by pci_iov_add_virtfn
+ * (kernel/pci-iov.ts). Returns the new device, or undefined when the
+ * machine has no DMA master for the function.
+ */
+export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction): KDevice | undefined {
+  const m = linux.env.machine;
+  const core = linux.core;
+  const master = m.masters.get(f.name);
+  if (!master) return undefined;
+  const fwAll = linux.firmware;
+  const fw = fwAll?.smmus.find((s) => s.streamId(h, f) !== undefined);
+  const intel = linux.intel && core.hasDriver(linux.intel.name) ? linux.intel : undefined;
+  const version = core.config.version;
+  const dev: KDevice = {
+    name: formatBdf(f.bdf),
+    pci: f,
+    master,
+    // PCI devices start with 32-bit masks (drivers/pci/probe.c).
+    dmaMask: dmaBitMask(32),
+    coherentDmaMask: dmaBitMask(32),
+    busDmaLimit: 0n,
+    dmaOps: 'direct',
+    iommuName: fw ? linux.smmus[fwAll!.smmus.indexOf(fw)]!.name : intel && intel.deviceLookup(f.bdf) ? intel.name : undefined,
+    fwSid: fw ? fw.streamId(h, f) : undefined,
+    coherent: fwAll?.dmaCoherent ?? true,
+  };
+  linux.devices.push(dev);
+  // Before v4.12 the device's DMA was configured here, once, at creation
+  // (pci_device_add -> of/acpi_dma_configure; the IOMMU group came with it).
+  // From v4.12 an SMMU's fwspec and the group are set up when a driver first
+  // probes the device (driver-core.ts); VT-d still probes every device it
+  // covers when its driver registers (bus_iommu_probe). Functions of one
+  // multi-function device without ACS share a group (drivers/iommu/iommu.c
+  // pci_device_group: get_pci_function_alias_group).
+  if (dev.iommuName && !(fw && version >= 412)) {
+    const sibling = linux.driverCore.groupSibling(dev);
+    const g = core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
+    if (g >= 0 && version < 412) linux.driverCore.s.creation[dev.name] = { range: dmaConfigureRange(dev, version), configured: false };
+  }
+  return dev;
+}
 
 export interface BootOptions {
   era: KernelEra;
@@ -114,6 +164,13 @@ export interface BootOptions {
    * or link order), 'module' loaded by user space after boot (`modprobe`).
    */
   iommuDriver?: IommuDriverLoad;
+  /**
+   * `echo N > /sys/bus/pci/devices/PF/sriov_numvfs` after the drivers
+   * loaded (what the thread did), by the PF's machine name: kernel/pci-iov.ts.
+   */
+  sriovNumVfs?: Record<string, number>;
+  /** The thread's debug patch: dev_info of base, size, aperture and masks in iommu_dma_init_domain (dma-iommu.ts). */
+  debugDmaConfigure?: boolean;
 }
 
 /** Boot Linux on `m`. Returns the booted kernel (the caller keeps it on the System). */
@@ -140,6 +197,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
   const core = new IommuCore(kernel, { arch: m.info.arch, version: era.version });
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
+  iommuDma.debugInitDomain = o.debugDmaConfigure ?? false;
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
   const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
@@ -179,44 +237,12 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
 
   // The PCI scan, about a second into boot as on the seed's fast model.
   kernel.tick(1_100_000);
-  for (const h of m.pciHosts) for (const f of h.functions) log('info', pciScanLine(f));
+  for (const h of m.pciHosts) for (const f of h.functions) if (f.present) log('info', pciScanLine(f));
   // intel_iommu_init (a rootfs initcall, after the PCI scan): units, root tables, QI.
   const intelOn = intel ? intel.init() : false;
   if (intel && intelOn) core.registerDriver(intel);
-  for (const h of m.pciHosts) {
-    for (const f of h.functions) {
-      const master = m.masters.get(f.name);
-      if (!master) continue;
-      const fw = o.firmware?.smmus.find((s) => s.streamId(h, f) !== undefined);
-      const dev: KDevice = {
-        name: formatBdf(f.bdf),
-        pci: f,
-        master,
-        // PCI devices start with 32-bit masks (drivers/pci/probe.c).
-        dmaMask: dmaBitMask(32),
-        coherentDmaMask: dmaBitMask(32),
-        busDmaLimit: 0n,
-        dmaOps: 'direct',
-        iommuName: fw ? linux.smmus[o.firmware!.smmus.indexOf(fw)]!.name : intel && intelOn && intel.deviceLookup(f.bdf) ? intel.name : undefined,
-        fwSid: fw ? fw.streamId(h, f) : undefined,
-        coherent: o.firmware?.dmaCoherent ?? true,
-      };
-      linux.devices.push(dev);
-      // Functions of one multi-function device without ACS share a group
-      // (drivers/iommu/iommu.c pci_device_group: get_pci_function_alias_group).
-      // Before v4.12 the device's DMA was configured here, once, at creation
-      // (pci_device_add -> of/acpi_dma_configure; the IOMMU group came with
-      // it). From v4.12 an SMMU's fwspec and the group are set up when a
-      // driver first probes the device (driver-core.ts); VT-d still probes
-      // every device it covers when its driver registers (bus_iommu_probe).
-      const smmu = !!fw;
-      if (dev.iommuName && !(smmu && era.version >= 412)) {
-        const sibling = linux.driverCore.groupSibling(dev);
-        const g = core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
-        if (g >= 0 && era.version < 412) linux.driverCore.s.creation[dev.name] = { range: dmaConfigureRange(dev, era.version), configured: false };
-      }
-    }
-  }
+  linux.firmware = o.firmware;
+  for (const h of m.pciHosts) for (const f of h.functions) if (f.present) pciDeviceAdd(linux, h, f);
   if (intel && intelOn) intel.enableTranslation();
 
   // Drivers: the first matching driver for each device, in bus order
@@ -233,6 +259,11 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   // A built-in SMMU driver that probes after the PCI drivers: it registers,
   // then driver_deferred_probe_trigger retries the deferred devices.
   if (o.iommuDriver === 'late') linux.driverCore.loadIommuDrivers();
+  // User space after boot: enable the VFs a preset asks for.
+  for (const [name, n] of Object.entries(o.sriovNumVfs ?? {})) {
+    const pf = linux.devices.find((d) => d.master.name === name);
+    if (pf && n > 0) pciEnableSriov(linux, pf, n);
+  }
   for (const drv of linux.smmus) drv.evtqThread();
   intel?.dmarFault();
   kernel.booted = true;

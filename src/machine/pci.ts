@@ -150,6 +150,10 @@ export class PciFunction implements Stateful {
   get rid(): number {
     return requesterId(this.bdf);
   }
+  /** Does the function exist now? Always, except an SR-IOV VF its PF has not enabled (machine/sriov.ts). */
+  get present(): boolean {
+    return true;
+  }
   get busMaster(): boolean {
     return (this.command & PCI_COMMAND_MASTER) !== 0;
   }
@@ -290,7 +294,7 @@ export class PciHostBridge {
 
   find(bdf: Bdf): PciFunction | undefined {
     return this.functions.find(
-      (f) => f.bdf.bus === bdf.bus && f.bdf.dev === bdf.dev && f.bdf.fn === bdf.fn && f.bdf.segment === bdf.segment,
+      (f) => f.present && f.bdf.bus === bdf.bus && f.bdf.dev === bdf.dev && f.bdf.fn === bdf.fn && f.bdf.segment === bdf.segment,
     );
   }
 
@@ -340,7 +344,7 @@ export class PciHostBridge {
       const busAddr = w.pciBase + offset;
       const io = w.kind === 'io';
       for (const f of this.functions) {
-        if (!(f.command & (io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY))) continue;
+        if (!f.present || !(f.command & (io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY))) continue;
         for (const b of f.bars) {
           if ((b.kind === 'io') !== io || b.addr === 0n) continue;
           if (busAddr >= b.addr && busAddr - b.addr < b.size) {

@@ -42,7 +42,7 @@ const ON_OFF = ['on', 'off'];
 const onOff = (v: string | undefined): boolean => v === 'on';
 
 /** Kernel parameters every Arm preset accepts (Linux's own names). */
-const CMDLINE_OPTIONS: OptionDef[] = [
+export const CMDLINE_OPTIONS: OptionDef[] = [
   { name: 'iommu.passthrough', default: '', values: ['', '0', '1'], desc: 'default domain: 1 identity (passthrough), 0 translated (kernel parameter)', scope: 'cmdline' },
   { name: 'iommu.strict', default: '', values: ['', '0', '1'], desc: 'unmap invalidation: 1 synchronous (DMA), 0 lazy flush queue (DMA-FQ) (kernel parameter)', scope: 'cmdline' },
   { name: 'arm-smmu-v3.disable_bypass', default: '', values: ['', '0', '1'], desc: 'unattached StreamIDs abort (1) or bypass (0); default 0 in 4.x, removed in v6.10 (kernel parameter)', scope: 'cmdline' },
@@ -67,7 +67,7 @@ export const ERA_OPTION = (def: KernelEra): OptionDef => ({
   name: 'kernel',
   default: def,
   values: Object.keys(KERNEL_ERAS),
-  desc: 'the Linux era modelled: 4.9, 4.10-rc (with the Jan 2017 "force DMA API for ARM legacy virtio" patch), 4.10 (patch reverted), 6.x (current)',
+  desc: 'the Linux era modelled: 4.9, 4.10-rc (with the Jan 2017 "force DMA API for ARM legacy virtio" patch), 4.10 (patch reverted), 4.11, 4.12, 4.13, 5.14 (seed 003: probe deferral and the mask + 1 overflow), 6.1, 6.x; show kernel explains each',
   scope: 'kernel',
 });
 

@@ -7,7 +7,7 @@ import type { Machine } from '../machine/machine.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { Firmware } from '../machine/firmware.ts';
 import type { KernelEra } from '../kernel/era.ts';
-import type { Linux } from '../kernel/linux.ts';
+import type { BootOptions, Linux } from '../kernel/linux.ts';
 
 export interface OptionDef {
   /** `kernel`, `iommu.passthrough`, `vda.disable-modern`. */
@@ -38,6 +38,8 @@ export interface SystemExtras {
   firmware?: Firmware;
   /** The Linux era `boot` models. */
   era?: KernelEra;
+  /** Further boot options a preset sets (IOMMU driver load order, SR-IOV VFs, debug prints). */
+  boot?: Partial<Omit<BootOptions, 'era' | 'firmware'>>;
 }
 
 export class System {

@@ -29,7 +29,7 @@ export const bootCommand: CommandSpec = {
     const opts = text ? applyOptions(s, optionPairs(text, a.span.options!.start)) : new Map(s.system.options);
     const sys = s.system.preset.build(opts);
     if (!sys.extras.era) throw new CommandError(`${sys.preset.name} has no kernel to boot`, a.all, undefined, 'try --machine arm-fastmodel or qemu-virt-smmuv3');
-    sys.linux = bootLinux(sys.machine, sys.kernel, { era: sys.extras.era, firmware: sys.extras.firmware });
+    sys.linux = bootLinux(sys.machine, sys.kernel, { ...sys.extras.boot, era: sys.extras.era, firmware: sys.extras.firmware });
     s.replaceSystem(sys);
     const log = sys.kernel.dmesg();
     const lines: Line[] = log.map((l) => [span(printkTime(l.time), 'dim'), span(l.text, l.level === 'err' ? 'bad' : l.level === 'warn' ? 'warn' : undefined)]);

@@ -29,7 +29,8 @@
 import { hex } from '../../machine/u64.ts';
 import { type KDevice } from '../../kernel/types.ts';
 import type { Linux } from '../../kernel/linux.ts';
-import { EBUSY } from '../../kernel/iommu.ts';
+import { EBUSY, ENODEV } from '../../kernel/iommu.ts';
+import { pciEnableSriov, sriovPf } from '../../kernel/pci-iov.ts';
 import { EPROBE_DEFER, errnoName, findPciDriver, idMatches, pciDrivers, pciId } from '../../kernel/driver-core.ts';
 import { span, plain, type Line } from '../../inspect/view.ts';
 import { CommandError } from '../errors.ts';
@@ -159,7 +160,16 @@ export const driverBind: CommandSpec = {
     const ops = dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct';
     const group = linux.core.groupOf(dev);
     const lines: Line[] = [[span(cmd, 'name'), span('  done', 'ok')]];
-    lines.push([span('  dma_configure: '), span(ops, 'name'), span(group !== undefined ? ` (iommu group ${group}, default domain ${linux.core.groupShowType(group).trim()})` : ' (no IOMMU group)')]);
+    const domType = group !== undefined ? linux.core.groupShowType(group).trim() : undefined;
+    const preSeries = linux.core.config.version < 412;
+    lines.push([
+      span(preSeries ? '  DMA ops (configured when the device was created; v4.12 moved it to probe): ' : '  dma_configure: '),
+      span(ops, 'name'),
+      span(group !== undefined ? ` (iommu group ${group}, default domain ${domType})` : ' (no IOMMU group)'),
+    ]);
+    if (ops === 'dma-direct' && (domType === 'DMA' || domType === 'DMA-FQ')) {
+      lines.push([span(`  ${dev.name} keeps the platform DMA ops (dma-direct) while iommu group ${group} is attached to a ${domType} domain: DMA the kernel maps for it would carry physical addresses that the IOMMU translates as IOVAs`, 'warn')]);
+    }
     if (d.name === 'virtio-pci') {
       const p = linux.probes.get(dev.name);
       if (blk) lines.push([span(`  virtio_blk: disk ${blk.diskName} on ${blk.vdev.name}${blk.partitions?.line ? `; ${blk.partitions.line.trim()}` : ''}`, 'ok')]);
@@ -239,4 +249,100 @@ export const driverList: CommandSpec = {
   },
 };
 
-export const driverCommands: CommandSpec[] = [driverUnbind, driverBind, driverOverride, driverList];
+export const driverDeferred: CommandSpec = {
+  name: 'driver deferred',
+  summary: 'The deferred-probe list (cat /sys/kernel/debug/devices_deferred)',
+  help: [
+    'Devices whose probe returned -EPROBE_DEFER and wait for a retry: from v4.12, dma_configure defers a',
+    "device whose IOMMU firmware describes has no driver yet (boot iommu-driver=late or module). A real",
+    'kernel prints nothing for a deferral at the default loglevel (dev_dbg). The list is retried when the',
+    'IOMMU driver probes (`modprobe arm_smmu_v3` for iommu-driver=module). The debugfs file came later than',
+    'v4.12 (≈v4.16, unverified); its line is "DEV<TAB>reason" (no reason for an IOMMU deferral).',
+  ].join('\n'),
+  examples: ['driver deferred'],
+  exampleMachine: 'arm-d05-sriov',
+  exampleSetup: ['boot iommu-driver=module'],
+  args: [],
+  mutates: false,
+  run(s, a) {
+    const linux = needLinux(s, a.all);
+    const list = linux.driverCore.deferredList();
+    const lines: Line[] = [[span('cat /sys/kernel/debug/devices_deferred', 'dim')]];
+    for (const d of list) lines.push([span(d.dev, 'name'), span(`\t${d.reason}`), span(`  (${d.driver}: dma_configure returned -EPROBE_DEFER)`, 'dim')]);
+    if (!list.length) lines.push([span('(empty)', 'dim')]);
+    return { kind: 'driver-deferred', data: { deferred: list.map((d) => ({ ...d })) }, lines };
+  },
+};
+
+export const modprobeCommand: CommandSpec = {
+  name: 'modprobe',
+  summary: 'Load a kernel module after boot: arm_smmu_v3 (the late SMMU driver), then the deferred devices probe',
+  help: [
+    '`modprobe arm_smmu_v3` on a machine booted with iommu-driver=module: the SMMU driver probes its',
+    'hardware and registers, then driver_deferred_probe_trigger retries every deferred device. On v4.12-era',
+    'kernels a modular IOMMU was not waited for: those devices probed without an IOMMU and stay that way.',
+  ].join('\n'),
+  examples: ['modprobe arm_smmu_v3'],
+  exampleMachine: 'arm-d05-sriov',
+  exampleSetup: ['boot kernel=6.x iommu-driver=module'],
+  args: [{ name: 'module', kind: 'enum', choices: ['arm_smmu_v3', 'arm-smmu-v3'], desc: 'the module: arm_smmu_v3' }],
+  mutates: true,
+  run(s, a) {
+    const linux = needLinux(s, a.all);
+    const dc = linux.driverCore;
+    if (!linux.smmus.length) throw new CommandError('modprobe: FATAL: Module arm_smmu_v3 not found: this machine has no SMMUv3', a.span.module, undefined, 'machine arm-d05-sriov');
+    if (dc.iommuLoad !== 'module' || linux.smmus.every((x) => linux.core.hasDriver(x.name))) {
+      throw new CommandError(`arm_smmu_v3 is ${dc.iommuLoad === 'module' ? 'already loaded' : 'built in (iommu-driver=' + dc.iommuLoad + ')'}: nothing to load`, a.span.module, undefined, 'boot iommu-driver=module');
+    }
+    const before = s.kernel.dmesg();
+    const last = before.length ? before[before.length - 1]!.time : -1;
+    const retried = dc.loadIommuDrivers();
+    const log = s.kernel.dmesg().filter((l) => l.time > last).map((l) => l.text);
+    const lines: Line[] = [[span('modprobe arm_smmu_v3', 'name'), span('  done', 'ok')]];
+    lines.push(plain(retried.length ? `  driver_deferred_probe_trigger: retried ${retried.join(', ')}` : '  no device was waiting for it (devices_deferred was empty)'));
+    for (const l of log) lines.push([span(`  kernel: ${l}`, /outside|Failed|fail/i.test(l) ? 'warn' : 'dim')]);
+    return { kind: 'modprobe', data: { module: 'arm_smmu_v3', retried, log }, lines };
+  },
+};
+
+export const driverSriov: CommandSpec = {
+  name: 'driver sriov',
+  summary: "Enable SR-IOV VFs on a physical function (echo N > /sys/bus/pci/devices/PF/sriov_numvfs)",
+  help: [
+    "The PF driver's sriov_configure runs, then pci_enable_sriov sets NumVFs and VF Enable in the PF's",
+    'SR-IOV capability and adds each VF as a PCI device: its scan line, 32-bit masks, and an immediate probe',
+    'by the matching VF driver (ixgbevf). Only enabling is modelled (not 0 to disable).',
+  ].join('\n'),
+  examples: ['driver sriov pf0 1'],
+  exampleMachine: 'arm-d05-sriov',
+  exampleSetup: ['boot sriov_numvfs=0'],
+  args: [
+    { name: 'dev', kind: 'device', desc: 'the physical function: pf0 or its PCI address' },
+    { name: 'n', kind: 'u64', desc: 'how many VFs, 1..TotalVFs' },
+  ],
+  mutates: true,
+  run(s, a) {
+    const k = kernelDevice(s, a.v.dev as string, a.span.dev);
+    const { linux, dev } = k;
+    const nV = a.v.n as bigint;
+    const path = `/sys/bus/pci/devices/${dev.name}/sriov_numvfs`;
+    const pf = sriovPf(dev);
+    if (!pf) throw new CommandError(`${devLabel(dev)} has no SR-IOV capability: ${path} does not exist`, a.span.dev, 'a physical function with SR-IOV, such as pf0');
+    if (nV > BigInt(pf.totalVfs)) throw new CommandError(`echo ${nV} > ${path}: write error: Numerical result out of range (-ERANGE): TotalVFs is ${pf.totalVfs}`, a.span.n, `1..${pf.totalVfs}`);
+    if (nV === 0n) throw new CommandError('disabling VFs (0) is not modelled', a.span.n, `1..${pf.totalVfs}`);
+    const before = s.kernel.dmesg();
+    const last = before.length ? before[before.length - 1]!.time : -1;
+    const r = pciEnableSriov(linux, dev, Number(nV));
+    if (typeof r === 'number') {
+      const why = r === -EBUSY ? 'Device or resource busy (-EBUSY): VFs are already enabled' : r === -ENODEV ? `No such device (-ENODEV): no driver with sriov_configure is bound to ${dev.name}` : `errno ${-r}`;
+      throw new CommandError(`echo ${nV} > ${path}: write error: ${why}`, a.span.n);
+    }
+    const log = s.kernel.dmesg().filter((l) => l.time > last).map((l) => l.text);
+    const lines: Line[] = [[span(`echo ${nV} > ${path}`, 'name'), span('  done', 'ok')]];
+    for (const v of r) lines.push(plain(`  VF ${v.name} (${v.master.name}, RID ${hex(v.pci!.rid)}): ${linux.driverCore.boundDriver(v) ?? 'no driver'}`));
+    for (const l of log) lines.push([span(`  kernel: ${l}`, 'dim')]);
+    return { kind: 'driver-sriov', data: { pf: dev.name, vfs: r.map((v) => v.name), log }, lines };
+  },
+};
+
+export const driverCommands: CommandSpec[] = [driverUnbind, driverBind, driverOverride, driverList, driverDeferred, driverSriov, modprobeCommand];

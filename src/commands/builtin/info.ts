@@ -97,6 +97,7 @@ export const infoPci: CommandSpec = {
         ),
       );
       for (const f of h.functions) {
+        if (!f.present) continue;
         lines.push(...pciLines(f));
         data.push({ name: f.name, bdf: `${hexRaw(f.bdf.segment, 4)}:${hexRaw(f.bdf.bus, 2)}:${hexRaw(f.bdf.dev, 2)}.${f.bdf.fn}`, rid: f.rid, vendor: f.vendorId, device: f.deviceId, class: f.classCode, bars: f.bars });
       }

@@ -5,7 +5,8 @@
  * are power-on settings: `set` rebuilds the machine with them (undoable),
  * as restarting QEMU with a new command line would.
  */
-import { span, plain, table, styled } from '../../inspect/view.ts';
+import { span, plain, table, styled, type Line } from '../../inspect/view.ts';
+import { KERNEL_ERAS, eraDmaStory, type KernelEra } from '../../kernel/era.ts';
 import { CommandError, type SourceSpan } from '../errors.ts';
 import { lex } from '../lexer.ts';
 import type { CommandSpec } from '../registry.ts';
@@ -70,12 +71,23 @@ export const setCommand: CommandSpec = {
 export const showCommand: CommandSpec = {
   name: 'show',
   summary: 'List every machine option with its value and what it means',
-  help: 'Values that differ from the preset\'s default are marked with *.',
-  examples: ['show'],
-  args: [],
+  help: "Values that differ from the preset's default are marked with *. `show kernel` explains each kernel era (kernel=...).",
+  examples: ['show', 'show kernel'],
+  args: [{ name: 'what', kind: 'enum', choices: ['kernel'], desc: 'kernel: the kernel eras and what each changes', optional: true }],
   mutates: false,
-  run(s) {
+  run(s, a) {
     const sys = s.system;
+    if (a.v.what === 'kernel') {
+      const cur = sys.extras.era;
+      const eras = (Object.keys(KERNEL_ERAS) as KernelEra[]).sort((x, y) => KERNEL_ERAS[x].version - KERNEL_ERAS[y].version || Object.keys(KERNEL_ERAS).indexOf(x) - Object.keys(KERNEL_ERAS).indexOf(y));
+      const lines: Line[] = [styled(`kernel eras (kernel=NAME)${cur ? `; ${sys.preset.name} is set to ${cur}` : `; ${sys.preset.name} has no kernel`}`, 'head')];
+      for (const e of eras) {
+        const i = KERNEL_ERAS[e];
+        lines.push([span(`${e === cur ? '*' : ' '} ${e.padEnd(8)}`, 'name'), span(i.what)]);
+        lines.push([span(`           DMA configuration: ${eraDmaStory(i)}`, 'dim')]);
+      }
+      return { kind: 'kernel-eras', data: { current: cur ?? null, eras: eras.map((e) => ({ name: e, release: KERNEL_ERAS[e].release, what: KERNEL_ERAS[e].what, dma: eraDmaStory(KERNEL_ERAS[e]) })) }, lines };
+    }
     const rows = sys.preset.options.map((o) => {
       const v = sys.options.get(o.name) ?? o.default;
       return [o.name, (v || '(empty)') + (sys.options.has(o.name) ? ' *' : ''), o.scope, o.desc + (o.values ? ` [${o.values.map((x) => x || 'unset').join('|')}]` : '')];
