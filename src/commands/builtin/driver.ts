@@ -292,7 +292,8 @@ export const modprobeCommand: CommandSpec = {
     const dc = linux.driverCore;
     if (!linux.smmus.length) throw new CommandError('modprobe: FATAL: Module arm_smmu_v3 not found: this machine has no SMMUv3', a.span.module, undefined, 'machine arm-d05-sriov');
     if (dc.iommuLoad !== 'module' || linux.smmus.every((x) => linux.core.hasDriver(x.name))) {
-      throw new CommandError(`arm_smmu_v3 is ${dc.iommuLoad === 'module' ? 'already loaded' : 'built in (iommu-driver=' + dc.iommuLoad + ')'}: nothing to load`, a.span.module, undefined, 'boot iommu-driver=module');
+      const loaded = dc.iommuLoad === 'module';
+      throw new CommandError(`arm_smmu_v3 is ${loaded ? 'already loaded' : 'built in (iommu-driver=' + dc.iommuLoad + ')'}: nothing to load`, a.span.module, undefined, loaded ? "'driver deferred' shows what still waits" : 'boot iommu-driver=module');
     }
     const before = s.kernel.dmesg();
     const last = before.length ? before[before.length - 1]!.time : -1;
