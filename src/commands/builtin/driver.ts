@@ -346,4 +346,49 @@ export const driverSriov: CommandSpec = {
   },
 };
 
-export const driverCommands: CommandSpec[] = [driverUnbind, driverBind, driverOverride, driverList, driverDeferred, driverSriov, modprobeCommand];
+export const driverInfo: CommandSpec = {
+  name: 'driver info',
+  summary: "One device as the driver core sees it: driver, driver_override, DMA ops, IOMMU group, masks, deferral",
+  help: [
+    'Look only. What /sys/bus/pci/devices/BDF/{driver,driver_override,iommu_group} and the struct device',
+    'hold: the bound driver, the override, the DMA ops dma_configure installed (iommu-dma or dma-direct),',
+    'the IOMMU group and its default domain, both DMA masks, and whether the device waits on the deferred list.',
+  ].join('\n'),
+  examples: ['driver info vf0', 'driver info 0002:81:10.0'],
+  exampleMachine: 'arm-d05-sriov',
+  exampleSetup: ['boot'],
+  args: [{ name: 'dev', kind: 'device', desc: 'the device: vf0, pf0, vda or a PCI address' }],
+  mutates: false,
+  run(s, a) {
+    const k = kernelDevice(s, a.v.dev as string, a.span.dev);
+    const { linux, dev } = k;
+    const dc = linux.driverCore;
+    const driver = dc.boundDriver(dev) ?? null;
+    const group = linux.core.groupOf(dev);
+    const data = {
+      device: dev.name,
+      driver,
+      override: dc.override(dev) ?? null,
+      dmaOps: dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct',
+      group: group ?? null,
+      domain: group !== undefined ? linux.core.groupShowType(group).trim() : null,
+      dmaMask: dev.dmaMask,
+      coherentDmaMask: dev.coherentDmaMask,
+      deferred: dc.deferredList().some((d) => d.dev === dev.name),
+      vfio: dc.vfioClaimed(dev),
+    };
+    const lines: Line[] = [
+      [span(`${devLabel(dev)}`, 'name'), span(`  ${pciId(dev) ?? ''}`, 'dim')],
+      [span('  driver            '), span(driver ?? '(none)', driver ? 'ok' : 'dim'), span(data.deferred ? '  (on the deferred probe list)' : '', 'warn')],
+      [span('  driver_override   '), span(data.override ?? '(null)')],
+      [span('  DMA ops           '), span(data.dmaOps, 'name')],
+      [span('  iommu group       '), span(group !== undefined ? `${group} (default domain ${data.domain})` : '(none)')],
+      [span('  dma_mask          '), span(hex(dev.dmaMask), 'num')],
+      [span('  coherent_dma_mask '), span(hex(dev.coherentDmaMask), 'num')],
+    ];
+    if (data.vfio) lines.push([span('  claimed by VFIO (vfio-pci registered it)', 'dim')]);
+    return { kind: 'driver-info', data, lines };
+  },
+};
+
+export const driverCommands: CommandSpec[] = [driverInfo, driverUnbind, driverBind, driverOverride, driverList, driverDeferred, driverSriov, modprobeCommand];

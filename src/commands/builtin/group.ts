@@ -26,7 +26,7 @@ import { CommandError } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
 import { devLabel, needLinux } from '../kernel-device.ts';
-import { driverBind, driverDeferred, driverList, driverOverride, driverSriov, driverUnbind, modprobeCommand } from './driver.ts';
+import { driverBind, driverDeferred, driverInfo, driverList, driverOverride, driverSriov, driverUnbind, modprobeCommand } from './driver.ts';
 
 /** strerror() of the errnos a sysfs write can return here (what the shell's echo prints). */
 export const STRERROR: Record<number, string> = {
@@ -124,4 +124,4 @@ export const groupType: CommandSpec = {
 };
 
 export { driverBind, driverUnbind };
-export const groupCommands: CommandSpec[] = [groupType, driverUnbind, driverBind, driverOverride, driverList, driverDeferred, driverSriov, modprobeCommand];
+export const groupCommands: CommandSpec[] = [groupType, driverUnbind, driverBind, driverOverride, driverList, driverDeferred, driverSriov, modprobeCommand, driverInfo];
