@@ -432,6 +432,18 @@ export class DriverCore implements Stateful {
         linux.core.probeDevice(dev, { driver: d.name, ...(sib ? { shareWith: sib.name } : {}) });
       }
     }
+    if (dev.iommuName && !this.behindSmmu(dev)) {
+      // VT-d: the range never came from the masks. Before its conversion to
+      // iommu-dma intel-iommu had its own DMA ops; after it, its
+      // probe_finalize passes base IOVA_START_PFN << VTD_PAGE_SHIFT and the
+      // domain's top (__DOMAIN_MAX_ADDR(gaw)) (drivers/iommu/intel/iommu.c).
+      // Only the arm64 of/acpi_dma_configure path computed mask + 1.
+      const d = linux.core.getDomainForDev(dev);
+      if (d) {
+        const base = 0x1000n;
+        return linux.dma.dmaConfigure(dev, { ...opts, range: { base, size: d.apertureEnd - base, limit: d.apertureEnd } });
+      }
+    }
     return linux.dma.dmaConfigure(dev, opts);
   }
 

@@ -89,6 +89,14 @@ test('4.13 prints size max(mask, mask + 1) = 0xffffffffffffffff; 5.14 prints the
   }
 });
 
+test('x86 VT-d never computed mask + 1: an e1000e rebind with 64-bit masks passes on 4.12', () => {
+  const s = booted('x86-q35-vtd', 'kernel=4.12');
+  ok(s, 'driver unbind nic0');
+  const b = ok(s, 'driver bind nic0');
+  assert.not.ok((b.data as { log: string[] }).log.includes(OUTSIDE));
+  assert.is((b.data as { dmaOps: string }).dmaOps, 'iommu-dma');
+});
+
 test('ACPI/IORT boot path: same arithmetic, same failure in 4.12; the SMMU is the IORT platform device', () => {
   const s = booted('arm-d05-sriov', 'kernel=4.12 firmware=acpi');
   assert.ok(s.kernel.dmesg().some((l) => l.text.startsWith('arm-smmu-v3 arm-smmu-v3.0.auto: ')));
