@@ -46,7 +46,7 @@ const ON_OFF = ['on', 'off'];
 const GiB = 1n << 30n;
 
 const x86Options = (d: { kernel: KernelEra; platform: string; legacy: string }): OptionDef[] => [
-  { name: 'kernel', default: d.kernel, values: Object.keys(KERNEL_ERAS), desc: 'the Linux era modelled (4.9, 4.10-rc, 4.10, 6.1, 6.x)', scope: 'kernel' },
+  { name: 'kernel', default: d.kernel, values: Object.keys(KERNEL_ERAS), desc: 'the Linux era modelled (4.9, 4.10-rc, 4.10, 4.11, 4.12, 4.13, 5.14, 6.1, 6.x; show kernel explains each)', scope: 'kernel' },
   { name: 'intel_iommu', default: 'on', values: ['on', 'off', ''], desc: 'intel_iommu=on|off: DMA remapping (interrupt remapping comes up either way) (kernel parameter)', scope: 'cmdline' },
   { name: 'iommu', default: '', values: ['', 'pt', 'nopt'], desc: 'iommu=pt: identity (passthrough) default domains; nopt: translated (x86 kernel parameter)', scope: 'cmdline' },
   { name: 'iommu.passthrough', default: '', values: ['', '0', '1'], desc: 'default domain: 1 identity, 0 translated (kernel parameter)', scope: 'cmdline' },
