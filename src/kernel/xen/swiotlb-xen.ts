@@ -169,7 +169,7 @@ export class SwiotlbXen implements Stateful {
   // ---- cache maintenance ---------------------------------------------------------------
 
   /** dma_cache_maint (arch/arm/xen/mm.c): one GNTTABOP_cache_flush per Xen page, Linux's own stepping. */
-  private dmaCacheMaint(dev: XenDmaDevice, handle: bigint, size: number, op: number): void {
+  dmaCacheMaint(dev: XenDmaDevice, handle: bigint, size: number, op: number): void {
     let offset = Number(handle & 0xfffn);
     let h = handle & ~0xfffn;
     let left = size;
