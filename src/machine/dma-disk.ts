@@ -47,14 +47,14 @@ export class DmaDisk {
   readSectors(lba: bigint, count: number, bus: bigint): DmaDiskResult {
     if (!this.disk.inRange(lba, count)) return { ok: false, detail: `sectors ${lba}+${count} are outside the disk` };
     const data = this.disk.read(lba, count);
-    const r = this.machine.dmaWrite(this.master, this.busToPhys(bus), data, `${this.name} read lba ${lba}`);
+    const r = this.machine.dmaWrite(this.master, this.busToPhys(bus), data, `${this.name} read lba ${lba}, bus ${'0x' + bus.toString(16)}`);
     return r.ok ? { ok: true, detail: `wrote ${count * SECTOR_SIZE} bytes at bus ${'0x' + bus.toString(16)}` } : { ok: false, detail: describeFault(r.fault) };
   }
 
   /** Write `count` sectors at `lba` from memory at bus address `bus` (device reads). */
   writeSectors(lba: bigint, count: number, bus: bigint): DmaDiskResult {
     if (!this.disk.inRange(lba, count)) return { ok: false, detail: `sectors ${lba}+${count} are outside the disk` };
-    const r = this.machine.dmaRead(this.master, this.busToPhys(bus), count * SECTOR_SIZE, `${this.name} write lba ${lba}`);
+    const r = this.machine.dmaRead(this.master, this.busToPhys(bus), count * SECTOR_SIZE, `${this.name} write lba ${lba}, bus ${'0x' + bus.toString(16)}`);
     if (!r.ok) return { ok: false, detail: describeFault(r.fault) };
     this.disk.write(lba, r.data);
     return { ok: true, detail: `read ${count * SECTOR_SIZE} bytes at bus ${'0x' + bus.toString(16)}` };

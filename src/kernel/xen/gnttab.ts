@@ -24,7 +24,7 @@ import type { Xen } from '../../machine/xen/xen.ts';
 import { GUEST_GNTTAB_BASE } from '../../machine/xen/xen.ts';
 import { encode } from '../../machine/fields.ts';
 import {
-  GrantEntryV1Layout, GREFS_PER_GRANT_FRAME, GTF_permit_access, GTF_readonly, GTF_reading, GTF_writing, GNTMAP_host_map, GNTMAP_readonly, GNTST_okay, gntstName,
+  GrantEntryV1Layout, GREFS_PER_GRANT_FRAME, GTF_permit_access, GTF_readonly, GTF_reading, GTF_writing, GNTMAP_host_map, GNTMAP_readonly, GNTST_okay, gntstName, gntmapNames,
 } from '../../machine/xen/abi.ts';
 
 /** GNTTAB_NR_RESERVED_ENTRIES (include/xen/grant_table.h): refs 0..7 belong to the toolstack. */
@@ -147,11 +147,11 @@ export class GnttabBack implements Stateful {
   ramPfns: [number, number][] = [];
 
   /** gnttab_map_refs for one grant: GNTTABOP_map_grant_ref with GNTMAP_host_map, then set_foreign_p2m_mapping. */
-  mapRef(dom: number, ref: number, readonly: boolean): GntResult<{ mapping: BackMapping }> {
+  mapRef(dom: number, ref: number, readonly: boolean, flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0)): GntResult<{ mapping: BackMapping }> {
     const pfn = this.s.balloon[0];
     if (pfn === undefined) return { ok: false, status: -12, message: 'xen:grant_table: no ballooned page left to map a grant into (-ENOMEM)' };
-    const r = this.xen.mapGrantRef(this.domid, { host_addr: BigInt(pfn) << 12n, flags: GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0), ref, dom });
-    if (r.status !== GNTST_okay) return { ok: false, status: r.status, message: `GNTTABOP_map_grant_ref d${dom} ref ${ref}: ${gntstName(r.status)} (${r.status})` };
+    const r = this.xen.mapGrantRef(this.domid, { host_addr: BigInt(pfn) << 12n, flags, ref, dom });
+    if (r.status !== GNTST_okay) return { ok: false, status: r.status, message: `GNTTABOP_map_grant_ref {dom ${dom}, ref ${ref}, flags ${gntmapNames(flags)}}: ${gntstName(r.status)} (${r.status})` };
     this.s.balloon.shift();
     const bfn = Number(r.dev_bus_addr >> 12n);
     this.s.p2m.set(pfn, bfn);

@@ -285,10 +285,10 @@ export class SwiotlbXen implements Stateful {
     }
     const tlb = this.poolBase + (BigInt(slot) << BigInt(IO_TLB_SHIFT));
     this.s.slots.set(slot, { orig: pa, size, nslots: n });
-    if (dir === DMA_TO_DEVICE || dir === DMA_BIDIRECTIONAL) this.copy(pa, tlb, size, dev, 'map');
     dma = this.xenPhysToDma(dev, tlb);
     const why = `swiotlb-xen: ${steps}; bounced (${reason}) to slot ${slot} at ${hex(tlb)}, bus ${hex(dma)}`;
     this.log('bounce', `${dev.name}: ${why}`);
+    if (dir === DMA_TO_DEVICE || dir === DMA_BIDIRECTIONAL) this.copy(pa, tlb, size, dev, 'map');
     this.syncForDevice(dev, tlb, dma, size, dir);
     return { dma, bounced: true, why };
   }

@@ -29,7 +29,7 @@ export const DOM0_SWIOTLB = { base: 0x4800_0000n, nslabs: 2048 };
 /** domU: 16 MiB at GUEST_RAM0_BASE on machine frames 0x60000..0x60fff, handed out top down. */
 export const DOMU_RAM = { pfn: Number(GUEST_RAM0_BASE >> 12n), count: 0x1000, mfn: 0x60000 };
 /** blkfront's data pages. */
-export const DOMU_BLK_PAGES = { first: 0x40800, last: 0x408ff };
+export const DOMU_BLK_PAGES = { first: 0x40a00, last: 0x40aff };
 /** Xen heap frames (grant tables). */
 export const XEN_HEAP = { first: 0x7f000, end: 0x7f100 };
 export const DOMU_ID = 1;
