@@ -174,7 +174,9 @@ const m2p: CommandSpec = {
       plain(r.owner === undefined ? `mfn ${hex(mfn)}: ${r.kind === 'free' ? 'free (given back to Xen by a balloon driver)' : 'owned by no domain'}` : `mfn ${hex(mfn)}: owned by d${r.owner}${r.gfn !== undefined ? ` at gfn ${hex(r.gfn)}` : ''} (${r.kind})`),
     ];
     for (const m of r.mappings) lines.push(plain(`  mapped by d${m.domid} at gfn ${hex(m.gfn)} (grant ref ${m.entry.ref} of d${m.entry.owner})`));
-    if (r.mappings.length > 1) lines.push([span(`  ${r.mappings.length} mappings of one frame: bfn_to_pfn(${hex(mfn)}) cannot return "the" dom0 page`, 'warn')]);
+    const identity = r.mappings.some((m) => m.domid === 0 && m.gfn === mfn);
+    if (identity) lines.push([span(`  XENFEAT_grant_map_identity: dom0 gfn ${hex(mfn)} == mfn maps it too, so bfn_to_pfn(${hex(mfn)}) reaches the frame`, 'warn')]);
+    else if (r.mappings.length > 1) lines.push([span(`  ${r.mappings.length} mappings of one frame: bfn_to_pfn(${hex(mfn)}) cannot return "the" dom0 page`, 'warn')]);
     return { kind: 'xen-m2p', data: { mfn, owner: r.owner, gfn: r.gfn, type: r.kind, mappings: r.mappings.map((m) => ({ domid: m.domid, gfn: m.gfn })) }, lines };
   },
 };

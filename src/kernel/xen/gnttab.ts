@@ -16,7 +16,7 @@
  *
  * Linux's p2m on Arm: pfn_to_bfn(pfn) is the foreign BFN when the rbtree
  * has the PFN, else the PFN (dom0 is 1:1); bfn_to_pfn(bfn) is bfn itself —
- * arch/arm/include/asm/xen/page.h — which is why a bus address cannot be
+ * include/xen/arm/page.h — which is why a bus address cannot be
  * turned back into "the" dom0 page of a foreign frame (seed 004).
  */
 import { clone, type Stateful } from '../../machine/state.ts';

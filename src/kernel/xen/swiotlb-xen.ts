@@ -153,7 +153,10 @@ export class SwiotlbXen implements Stateful {
   dmaCapable(dev: XenDmaDevice, dma: bigint, size: number): boolean {
     return dma + BigInt(size) - 1n <= dev.dmaMask;
   }
-  /** xen_arch_need_swiotlb (Arm): foreign page, non-coherent device, and no cache-flush hypercall. */
+  /**
+   * xen_arch_need_swiotlb (arch/arm/xen/mm.c): !hypercall_cflush && xen_pfn != bfn && !coherent.
+   * The 3.18 era had no hypercall but reached foreign pages through XENFEAT_grant_map_identity instead.
+   */
   xenArchNeedSwiotlb(dev: XenDmaDevice, pa: bigint, dma: bigint): boolean {
     const pfn = Number(pa >> 12n);
     const bfn = Number(this.dmaToPhysForArch(dev, dma) >> 12n);

@@ -68,6 +68,7 @@ export class XenWorld {
     const mem = machine.memory;
     this.xen = new Xen(mem, XEN_HEAP.first, XEN_HEAP.end);
     this.xen.hasCacheFlush = options.cacheFlush;
+    this.xen.grantMapIdentity = era.grantMapIdentity;
     machine.register('xen', this.xen);
     this.features = [XENFEAT_auto_translated_physmap, XENFEAT_dom0, XENFEAT_direct_mapped, ...(era.grantMapIdentity ? [XENFEAT_grant_map_identity] : [])].sort((a, b) => a - b);
     this.xen.createDomain({ domid: 0, name: 'Domain-0', extents: [{ gfn: DOM0_RAM.pfn, count: DOM0_RAM.count, mfn: DOM0_RAM.pfn, order: 'up' }] });
@@ -97,11 +98,13 @@ export class XenWorld {
     const log = (t: string): void => k.log('info', t);
     log('Booting Linux on physical CPU 0x0');
     k.log('notice', `Linux version ${release} (dma-lab model of ${what})`);
-    log(`Xen ${this.options.cacheFlush ? '4.19' : '4.4'} support found`);
+    // The hypervisor of the era: 4.4 had no GNTTABOP_cache_flush; 4.5 (Jan 2015) added it; 4.19 is current.
+    log(`Xen ${!this.options.cacheFlush ? '4.4' : this.options.era === '6.x' ? '4.19' : '4.5'} support found`);
     // dom0's grant table: one frame, version 1 (drivers/xen/grant-table.c gnttab_init).
     this.xen.setupTable(0, 0, 1);
     this.xen.setupTable(DOMU_ID, DOMU_ID, 1);
-    log('xen:grant_table: Grant tables using version 1 layout');
+    // drivers/xen/grant-table.c: printk "Grant tables using version 1 layout." in 3.x; pr_info with the "xen:grant_table: " prefix later.
+    log(this.options.era === '6.x' ? 'xen:grant_table: Grant tables using version 1 layout' : 'Grant tables using version 1 layout.');
     // The swiotlb-xen pool must be machine-contiguous in IO_TLB_SEGSIZE chunks
     // (xen_swiotlb_fixup -> xen_create_contiguous_region). dom0 is 1:1 on Arm, so each
     // chunk already is; the model checks it instead of exchanging memory.
@@ -115,12 +118,13 @@ export class XenWorld {
     // hypercall_cflush: probe GNTTABOP_cache_flush with an empty op (arch/arm/xen/mm.c xen_mm_init).
     const era = XEN_ERAS[this.options.era];
     this.swiotlb.hypercallCflush = era.probesCacheFlush && this.options.cacheFlush;
-    if (era.probesCacheFlush) log(`xen: GNTTABOP_cache_flush ${this.swiotlb.hypercallCflush ? 'available' : 'not available: foreign pages for non-coherent devices will be bounced'}`);
-    if (era.grantMapIdentity) log('xen: XENFEAT_grant_map_identity: Xen maps grants at pfn == mfn in dom0 too');
+    // Lines Linux does not print are marked "dma-lab:" (what the model decided at boot).
+    if (era.probesCacheFlush) log(`dma-lab: GNTTABOP_cache_flush probe: ${this.swiotlb.hypercallCflush ? 'available' : 'not available: foreign pages for non-coherent devices will be bounced'}`);
+    if (era.grantMapIdentity) log('dma-lab: XENFEAT_grant_map_identity set: Xen maps grants at pfn == mfn in dom0 too');
     this.back.balloonOut(DOM0_BALLOON.pfn, DOM0_BALLOON.count);
-    log(`xen:balloon: ${DOM0_BALLOON.count} pages ballooned out for grant mappings (pfn ${hex(DOM0_BALLOON.pfn)}..${hex(DOM0_BALLOON.pfn + DOM0_BALLOON.count - 1)})`);
-    log(`sda: ${this.disk.disk.capacity} 512-byte logical blocks, ${this.options.coherent ? 'dma-coherent' : 'not dma-coherent'}, dma-ranges offset ${hex(this.options.dmaOffset)}`);
-    log(`xen-blkback: backend for d${DOMU_ID} vbd 51712 (xvda) on sda`);
+    log(`dma-lab: ${DOM0_BALLOON.count} pages ballooned out for grant mappings (pfn ${hex(DOM0_BALLOON.pfn)}..${hex(DOM0_BALLOON.pfn + DOM0_BALLOON.count - 1)})`);
+    log(`dma-lab: sda: ${this.disk.disk.capacity} 512-byte logical blocks, ${this.options.coherent ? 'dma-coherent' : 'not dma-coherent'}, dma-ranges offset ${hex(this.options.dmaOffset)}`);
+    log(`dma-lab: xen-blkback: backend for d${DOMU_ID} vbd 51712 (xvda) on sda`);
     k.booted = true;
   }
 

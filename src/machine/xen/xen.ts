@@ -161,6 +161,11 @@ export class Xen implements Stateful {
   cache: XenCacheOps | undefined;
   /** Whether this Xen has GNTTABOP_cache_flush (Xen 4.5+); without it the op returns -ENOSYS in a real Xen. */
   hasCacheFlush = true;
+  /**
+   * XENFEAT_grant_map_identity (Xen 4.5-unstable, reverted): a grant mapped by a
+   * direct-mapped domain (dom0) is also mapped at GFN == MFN in it.
+   */
+  grantMapIdentity = false;
   /** Called for every cache operation Xen performs (for the DMA trace). */
   onCacheOp?: (op: 'clean' | 'invalidate' | 'clean+invalidate', pa: bigint, len: number, caller: number) => void;
 
@@ -368,6 +373,7 @@ export class Xen implements Stateful {
     rd.active.set(op.ref, a);
     this.setFlags(rd.domid, op.ref, GTF_reading | (readonly ? 0 : GTF_writing), 0);
     ld.p2m.overrides.set(hostGfn, { mfn, kind: 'foreign', owner: rd.domid, ref: op.ref });
+    if (this.grantMapIdentity && caller === 0) ld.p2m.overrides.set(mfn, { mfn, kind: 'foreign', owner: rd.domid, ref: op.ref });
     ld.maptrack[h] = { dom: rd.domid, ref: op.ref, flags: op.flags, hostAddr: op.host_addr };
     return { status: GNTST_okay, handle: h, dev_bus_addr: BigInt(mfn) << 12n };
   }
@@ -405,6 +411,11 @@ export class Xen implements Stateful {
       m.flags &= ~GNTMAP_host_map;
     }
     if (!(m.flags & (GNTMAP_device_map | GNTMAP_host_map))) ld.maptrack[op.handle] = null;
+    if (this.grantMapIdentity && caller === 0 && !ld.maptrack.some((x) => x && x.flags & GNTMAP_host_map && this.domain(x.dom)?.active.get(x.ref)?.mfn === act.mfn)) {
+      // The identity mapping goes with the last mapping of the frame (GFN == MFN is dom0's own RAM range only when it coincides; the model's MFNs never do).
+      const id = ld.p2m.overrides.get(act.mfn);
+      if (id?.kind === 'foreign') ld.p2m.overrides.delete(act.mfn);
+    }
     let clear = 0;
     if (act.hstw + act.devw === 0 && !ro) clear |= GTF_writing;
     const pin = act.hstr + act.hstw + act.devr + act.devw;
