@@ -47,7 +47,7 @@ function domArg(w: XenWorld, a: ParsedArgs, name = 'dom'): number {
 /** The Xen console line a failed hypercall printed (gdprintk), if any. */
 const xenSays = (w: XenWorld, before: number): string => {
   const l = w.xen.consoleLog();
-  return l.length > before ? `; ${l[l.length - 1]}` : '';
+  return w.xen.consoleLines > before ? `; ${l[l.length - 1]}` : '';
 };
 
 const num = (a: ParsedArgs, n: string): number => Number(a.v[n] as u64);
@@ -240,7 +240,7 @@ const map: CommandSpec = {
     const dom = a.v.dom === undefined ? DOMU_ID : Number(a.v.dom as u64);
     const ro = a.v.ro === 'yes';
     const flags = a.v.flags === undefined ? GNTMAP_host_map | (ro ? GNTMAP_readonly : 0) : Number((a.v.flags as u64) & 0xffffffffn);
-    const logLen = w.xen.consoleLog().length;
+    const logLen = w.xen.consoleLines;
     const r = w.back.mapRef(dom, num(a, 'ref'), ro, flags);
     if (!r.ok) throw new CommandError(r.message + xenSays(w, logLen), a.v.flags !== undefined ? a.span.flags : a.span.ref, undefined, r.status < 0 && r.status >= -12 ? "'xen grants 1' shows the domU's entries; 'help xen map' the flags" : undefined);
     const m = r.mapping;
@@ -265,7 +265,7 @@ const unmap: CommandSpec = {
   run(s, a) {
     const w = world(s, a);
     const h = a.v.handle as u64;
-    const logLen = w.xen.consoleLog().length;
+    const logLen = w.xen.consoleLines;
     const r = w.back.unmapHandle(h > 0xffffffffn ? -1 : Number(h));
     if (!r.ok) throw new CommandError(r.message + xenSays(w, logLen), a.span.handle, w.back.mappings().length ? `one of ${w.back.mappings().map((m) => m.handle).join(', ')}` : 'no grant is mapped');
     return { kind: 'xen-unmap', data: { handle: Number(h), pfn: r.mapping.pfn }, lines: [plain(`GNTTABOP_unmap_grant_ref handle ${h} -> GNTST_okay; dom0 pfn ${hex(r.mapping.pfn)} is a hole again`)] };

@@ -90,6 +90,8 @@ interface XenState {
   /** Frames given back by guests (decrease_reservation), owned by nobody. */
   freed: number[];
   log: string[];
+  /** Console lines ever printed (the log keeps the last XEN_LOG_LIMIT). */
+  logged: number;
   hypercalls: number;
 }
 
@@ -175,7 +177,7 @@ export class Xen implements Stateful {
     heapBase: number,
     readonly heapEnd: number,
   ) {
-    this.s = { domains: [], heapNext: heapBase, freed: [], log: [], hypercalls: 0 };
+    this.s = { domains: [], heapNext: heapBase, freed: [], log: [], logged: 0, hypercalls: 0 };
   }
 
   // ---- domains and memory ------------------------------------------------------
@@ -198,9 +200,14 @@ export class Xen implements Stateful {
   consoleLog(): readonly string[] {
     return this.s.log;
   }
+  /** Console lines printed since the Xen was built. */
+  get consoleLines(): number {
+    return this.s.logged;
+  }
 
   private say(domid: number, text: string): void {
     this.s.log.push(`(XEN) grant_table.c: d${domid}v0 ${text}`);
+    this.s.logged++;
     if (this.s.log.length > XEN_LOG_LIMIT) this.s.log.shift();
   }
 
