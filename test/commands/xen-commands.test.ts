@@ -7,6 +7,7 @@ import { GTF_permit_access, GTF_reading, GTF_writing, GTF_readonly } from '../..
 const run = (s: ReturnType<typeof createSession>, l: string) => {
   const o = s.execute(l);
   if (!o.ok) throw new Error(`${l}: ${o.error.message}`);
+  if (o.empty) throw new Error('empty');
   return o.result.data as Record<string, unknown>;
 };
 
