@@ -143,6 +143,9 @@ test('cache_flush: argument checks return errnos; a foreign frame needs an activ
   w.xen.mapGrantRef(0, { host_addr: 0x4080_0000n, flags: A.GNTMAP_host_map, ref: 4, dom: 1 });
   assert.is(w.xen.cacheFlush(0, { a: 0x500fa000n, offset: 0x10, length: 64, op: A.GNTTAB_CACHE_INVAL }), 0);
   assert.equal(ops, ['invalidate 500fa010 64']);
+  w.xen.hasCacheFlush = false; // a Xen older than 4.5: unknown cmd
+  assert.is(w.xen.cacheFlush(0, { a: 0n, offset: 0, length: 0, op: 0 }), A.XEN_ENOSYS);
+  assert.is(A.XEN_ENOSYS, -38);
 });
 
 test.run();

@@ -16,7 +16,7 @@ import { GnttabBack, GnttabFront } from './gnttab.ts';
 import { SwiotlbXen, type CpuMemory, type XenDmaDevice } from './swiotlb-xen.ts';
 import { Blkback, Blkfront } from './blk.ts';
 import { XEN_ERAS, type XenEra } from './era.ts';
-import { XENFEAT_auto_translated_physmap, XENFEAT_dom0, XENFEAT_grant_map_identity, XENFEAT_direct_mapped } from '../../machine/xen/abi.ts';
+import { XEN_ENOSYS, XENFEAT_auto_translated_physmap, XENFEAT_dom0, XENFEAT_grant_map_identity, XENFEAT_direct_mapped } from '../../machine/xen/abi.ts';
 
 /** Machine RAM: 1 GiB at 0x40000000. */
 export const XEN_MACHINE_RAM = { base: 0x4000_0000n, size: 0x4000_0000n };
@@ -117,7 +117,8 @@ export class XenWorld {
     log(`software IO TLB: mapped [mem ${hex(DOM0_SWIOTLB.base, 16)}-${hex(DOM0_SWIOTLB.base + BigInt(bytes) - 1n, 16)}] (${bytes >> 20}MB)`);
     // hypercall_cflush: probe GNTTABOP_cache_flush with an empty op (arch/arm/xen/mm.c xen_mm_init).
     const era = XEN_ERAS[this.options.era];
-    this.swiotlb.hypercallCflush = era.probesCacheFlush && this.options.cacheFlush;
+    // xen_mm_init: an empty GNTTABOP_cache_flush; anything but -ENOSYS means Xen has the op.
+    this.swiotlb.hypercallCflush = era.probesCacheFlush && this.xen.cacheFlush(0, { a: 0n, offset: 0, length: 0, op: 0 }) !== XEN_ENOSYS;
     // Lines Linux does not print are marked "dma-lab:" (what the model decided at boot).
     if (era.probesCacheFlush) log(`dma-lab: GNTTABOP_cache_flush probe: ${this.swiotlb.hypercallCflush ? 'available' : 'not available: foreign pages for non-coherent devices will be bounced'}`);
     if (era.grantMapIdentity) log('dma-lab: XENFEAT_grant_map_identity set: Xen maps grants at pfn == mfn in dom0 too');

@@ -162,7 +162,9 @@ export const gntstName = (st: number): string => GNTST_NAMES[st] ?? `status ${st
 export const XEN_EPERM = -1;
 export const XEN_EINVAL = -22;
 export const XEN_EOPNOTSUPP = -95;
-export const XEN_ERRNO_NAMES: Record<number, string> = { [-1]: '-EPERM', [-22]: '-EINVAL', [-95]: '-EOPNOTSUPP' };
+/** An unknown grant-table cmd (a Xen older than the op): do_grant_table_op's default case. */
+export const XEN_ENOSYS = -38;
+export const XEN_ERRNO_NAMES: Record<number, string> = { [-1]: '-EPERM', [-22]: '-EINVAL', [-38]: '-ENOSYS', [-95]: '-EOPNOTSUPP' };
 
 // ---- XENFEAT_* (public/features.h) ----------------------------------------------
 export const XENFEAT_writable_page_tables = 0;

@@ -33,7 +33,7 @@ import {
   GNTMAP_device_map, GNTMAP_host_map, GNTMAP_readonly, GNTMAP_contains_pte, GNTMAP_application_map, GNTCOPY_source_gref, GNTCOPY_dest_gref,
   GNTTAB_CACHE_CLEAN, GNTTAB_CACHE_INVAL, GNTTAB_CACHE_SOURCE_GREF,
   GNTST_okay, GNTST_general_error, GNTST_bad_domain, GNTST_bad_gntref, GNTST_bad_handle, GNTST_no_device_space, GNTST_permission_denied,
-  GNTST_bad_copy_arg, GNTST_bad_page, XEN_EINVAL, XEN_EOPNOTSUPP, XEN_EPERM, XEN_PAGE_SIZE, DOMID_SELF, gntstName,
+  GNTST_bad_copy_arg, GNTST_bad_page, XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP, XEN_EPERM, XEN_PAGE_SIZE, DOMID_SELF, gntstName,
 } from './abi.ts';
 import { INVALID_MFN, newP2m, p2mLookup, p2mOverrideGfns, p2mOwnGfn, type P2mExtent, type P2mOverride, type P2mState } from './p2m.ts';
 
@@ -161,7 +161,7 @@ export class Xen implements Stateful {
   private s: XenState;
   /** The CPU cache Xen maintains by address for GNTTABOP_cache_flush; undefined on a machine without a cache model. */
   cache: XenCacheOps | undefined;
-  /** Whether this Xen has GNTTABOP_cache_flush (Xen 4.5+); without it the op returns -ENOSYS in a real Xen. */
+  /** Whether this Xen has GNTTABOP_cache_flush (Xen 4.5+); without it the op returns -ENOSYS, as an older Xen does for an unknown cmd. */
   hasCacheFlush = true;
   /**
    * XENFEAT_grant_map_identity (Xen 4.5-unstable, reverted): a grant mapped by a
@@ -476,6 +476,7 @@ export class Xen implements Stateful {
    */
   cacheFlush(caller: number, op: GnttabCacheFlush): number {
     this.s.hypercalls++;
+    if (!this.hasCacheFlush) return XEN_ENOSYS;
     if (op.op & ~(GNTTAB_CACHE_INVAL | GNTTAB_CACHE_CLEAN | GNTTAB_CACHE_SOURCE_GREF)) return XEN_EINVAL;
     if (op.offset >= XEN_PAGE_SIZE || op.length > XEN_PAGE_SIZE || op.offset + op.length > XEN_PAGE_SIZE) return XEN_EINVAL;
     if (op.length === 0 || op.op === 0) return 0;
