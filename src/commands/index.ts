@@ -22,6 +22,7 @@ import { vtdCommands } from './builtin/vtd.ts';
 import { devdmaCommands } from './builtin/devdma.ts';
 import { statsCommands } from './builtin/stats.ts';
 import { groupCommands } from './builtin/group.ts';
+import { xenCommands } from './builtin/xen.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
@@ -38,6 +39,9 @@ export function defaultRegistry(): Registry {
   r.addGroup('group', 'IOMMU groups as sysfs has them: the default-domain type');
   r.addGroup('driver', 'bind and unbind kernel drivers (sysfs bind/unbind)');
   for (const c of [...statsCommands, ...groupCommands]) r.add(c);
+  // Xen on Arm (preset xen-arm)
+  r.addGroup('xen', 'Xen on Arm: domains, grant tables in memory, p2m/m2p, grant maps, swiotlb-xen DMA and its trace');
+  for (const c of xenCommands) r.add(c);
   r.add(helpCommand(r));
   return r;
 }

@@ -4,8 +4,9 @@ import { armVirt } from './arm-virt.ts';
 import { armFastmodel, qemuVirtSmmuv3 } from './arm-smmu.ts';
 import { x86Q35Vtd, x86Q35Vtd2015 } from './x86-q35.ts';
 import { armD05Sriov } from './arm-sriov.ts';
+import { xenArm } from './xen-arm.ts';
 
-export const PRESETS: readonly Preset[] = [armVirt, armFastmodel, qemuVirtSmmuv3, x86Q35Vtd, x86Q35Vtd2015, armD05Sriov];
+export const PRESETS: readonly Preset[] = [armVirt, armFastmodel, qemuVirtSmmuv3, x86Q35Vtd, x86Q35Vtd2015, armD05Sriov, xenArm];
 export const DEFAULT_PRESET = 'arm-virt';
 
 export function findPreset(name: string): Preset | undefined {

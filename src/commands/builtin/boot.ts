@@ -28,12 +28,13 @@ export const bootCommand: CommandSpec = {
     const text = (a.v.options as string | undefined) ?? '';
     const opts = text ? applyOptions(s, optionPairs(text, a.span.options!.start)) : new Map(s.system.options);
     const sys = s.system.preset.build(opts);
-    if (!sys.extras.era) throw new CommandError(`${sys.preset.name} has no kernel to boot`, a.all, undefined, 'try --machine arm-fastmodel or qemu-virt-smmuv3');
-    sys.linux = bootLinux(sys.machine, sys.kernel, { ...sys.extras.boot, era: sys.extras.era, firmware: sys.extras.firmware });
+    // A preset that boots its kernels while it is built (xen-arm: Xen, dom0, a domU) has its log already.
+    if (!sys.extras.era && !sys.kernel.booted) throw new CommandError(`${sys.preset.name} has no kernel to boot`, a.all, undefined, 'try --machine arm-fastmodel or qemu-virt-smmuv3');
+    if (sys.extras.era) sys.linux = bootLinux(sys.machine, sys.kernel, { ...sys.extras.boot, era: sys.extras.era, firmware: sys.extras.firmware });
     s.replaceSystem(sys);
     const log = sys.kernel.dmesg();
     const lines: Line[] = log.map((l) => [span(printkTime(l.time), 'dim'), span(l.text, l.level === 'err' ? 'bad' : l.level === 'warn' ? 'warn' : undefined)]);
-    const disks = sys.linux.disks.list().map((d) => ({ name: d.diskName, partitions: d.partitions?.line ?? null }));
+    const disks = (sys.linux?.disks.list() ?? []).map((d) => ({ name: d.diskName, partitions: d.partitions?.line ?? null }));
     return { kind: 'boot', data: { era: sys.extras.era, options: Object.fromEntries(opts), disks, dmesg: log }, lines };
   },
 };
