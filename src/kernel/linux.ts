@@ -213,6 +213,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       base: fs.base,
       devName: fs.devName,
       era: era.smmu,
+      eventLog: era.version >= 614 ? 'decoded' : 'raw',
       // A module parameter the driver no longer has (v6.10+) is ignored silently
       // (init/main.c: unknown dotted parameters are not passed to init).
       disableBypass: era.version >= 610 || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
