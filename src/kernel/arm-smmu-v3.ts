@@ -717,6 +717,12 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     return [{ start: MSI_IOVA_BASE, length: MSI_IOVA_LENGTH, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }];
   }
 
+  /** The ASID a stage-1 domain's TLB entries carry (CD.ASID). */
+  domainTag(domain: IommuDomain): string | undefined {
+    const d = this.s.domains[domain.id];
+    return d?.asid !== undefined ? `ASID ${d.asid}` : undefined;
+  }
+
   /** The ASID and page table of a domain (for inspectors). */
   domainInfo(domain: IommuDomain): { stage: string; asid?: number; pgd?: u64; masters: number[] } | undefined {
     const d = this.s.domains[domain.id];
