@@ -23,7 +23,8 @@ export interface SmmuDecodedReport {
   line: number;
   device?: string;
   time?: number;
-  form: '2017' | 'current';
+  /** 'raw': the dump alone (v4.x-v6.13, 6.1 included); 'decoded': with v6.14+'s decoded lines. */
+  form: 'raw' | 'decoded';
   complete: boolean;
   record: SmmuLogRecord;
   explanation?: string;
@@ -89,7 +90,7 @@ export function decodeLog(text: string): DecodedReport[] {
     line: lineOf(text, r.at),
     device: r.device,
     time: r.time,
-    form: r.decoded ? 'current' : '2017',
+    form: r.decoded ? 'decoded' : 'raw',
     complete: r.complete,
     record: r,
     explanation: r.complete ? explainEvent(r.raw) : undefined,
@@ -125,7 +126,7 @@ export function reportLines(reps: DecodedReport[], source: string): Line[] {
     lines.push([
       styled(`${source}:${rep.line}: `, 'dim')[0]!,
       span(`arm-smmu-v3 event ${hex(r.type, 2)} ${r.name}`, 'head'),
-      span(`${rep.device ? ` from ${rep.device}` : ''}${rep.time !== undefined ? ` at ${rep.time.toFixed(6)} s` : ''} (${rep.form === 'current' ? 'current form, with decoded lines' : '2017 form: raw dump only'})`, 'dim'),
+      span(`${rep.device ? ` from ${rep.device}` : ''}${rep.time !== undefined ? ` at ${rep.time.toFixed(6)} s` : ''} (${rep.form === 'decoded' ? 'v6.14+ form, with decoded lines' : 'raw dump only: the form of v4.x to v6.13'})`, 'dim'),
     ]);
     lines.push([span('  raw: ', 'dim'), span(r.raw.map((w) => hex(w, 16)).join(' '), 'num')]);
     if (!rep.complete) {

@@ -4,9 +4,10 @@
  *
  *   - with or without printk times ("[    1.211721] ") and the device
  *     prefix ("arm-smmu-v3 2b400000.smmu: ");
- *   - the 2017 form: "event 0x10 received:" then four "\t0x%016llx" lines
- *     (linux drivers/iommu/arm-smmu-v3.c, v4.10);
- *   - the current form: the same raw dump followed by two decoded lines
+ *   - the raw form: "event 0x10 received:" then four "\t0x%016llx" lines
+ *     (linux drivers/iommu/arm-smmu-v3.c from v4.x; ratelimited from ~v5.8;
+ *     still the whole report in v6.1 and up to v6.13);
+ *   - the v6.14+ form: the same raw dump followed by two decoded lines
  *     ("event: F_TRANSLATION client: ... sid: 0x0 ssid: 0x0 iova: ... ipa: 0x0"
  *     and "unpriv data read s1 \"Input address caused fault\" stag: 0"),
  *     REFERENCE.md 1.6;

@@ -11,8 +11,17 @@
  *
  *   era      unattached STEs            ASIDs from  event log                    CD table
  *   '2017'   bypass (disable_bypass=0)  0           dev_info raw dump            one per domain
- *   current  abort (option removed      1           dev_err raw dump + decoded   one per master
- *            in v6.10)                               lines, ratelimited 10/5 s
+ *   current  abort (option removed      1           see `eventLog` below         one per master
+ *            in v6.10)
+ *
+ * The event log has its own history inside the current era (`eventLog`):
+ *   'raw'      dev_info "event 0x%02x received:" and the four raw dwords,
+ *              ratelimited 10/5 s in arm_smmu_evtq_thread (v5.8-v6.13;
+ *              Linux 6.1 prints this);
+ *   'decoded'  dev_err raw dump, then arm_smmu_dump_event's decoded lines
+ *              ("event: F_TRANSLATION client: ... sid: ..."), ratelimited in
+ *              arm_smmu_dump_event: "iommu/arm-smmu-v3: Log better event
+ *              records" (d814b70b9b90), queued for v6.14 in Dec 2024.
  *
  * The driver never touches the SMMU model's fields: registers are MMIO
  * reads/writes at `base`, structures are bytes it writes to memory, and
@@ -93,6 +102,8 @@ export interface ArmSmmuV3DriverOptions {
   log?: (level: DmesgLine['level'], text: string) => void;
   /** Simulated seconds since boot, for the current era's printk ratelimit. */
   now?: () => number;
+  /** The current era's event log form (see the header): 'decoded' (v6.14+, default) or 'raw' (v5.8-v6.13). */
+  eventLog?: 'raw' | 'decoded';
 }
 
 /** struct arm_smmu_event (current driver), decoded from a record. */
@@ -192,6 +203,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly devName: string;
   readonly era: SmmuEra;
   readonly disableBypass: boolean;
+  readonly eventLog: 'raw' | 'decoded';
   private readonly mem: PhysicalMemory;
   private readonly ctx: IoPgtableContext;
   private readonly base: u64;
@@ -205,6 +217,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.base = o.base;
     this.era = o.era ?? 'current';
     this.disableBypass = o.disableBypass ?? this.era !== '2017';
+    this.eventLog = o.eventLog ?? 'decoded';
     this.devName = o.devName ?? `${hexRaw(o.base)}.smmu`;
     this.name = this.devName;
     this.logFn = o.log;
@@ -704,6 +717,12 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     return [{ start: MSI_IOVA_BASE, length: MSI_IOVA_LENGTH, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }];
   }
 
+  /** The ASID a stage-1 domain's TLB entries carry (CD.ASID). */
+  domainTag(domain: IommuDomain): string | undefined {
+    const d = this.s.domains[domain.id];
+    return d?.asid !== undefined ? `ASID ${d.asid}` : undefined;
+  }
+
   /** The ASID and page table of a domain (for inspectors). */
   domainInfo(domain: IommuDomain): { stage: string; asid?: number; pgd?: u64; masters: number[] } | undefined {
     const d = this.s.domains[domain.id];
@@ -726,9 +745,14 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     };
   }
 
-  /** __ratelimit(DEFAULT_RATELIMIT_INTERVAL = 5 s, BURST = 10) on the event dump. */
+  /**
+   * __ratelimit(DEFAULT_RATELIMIT_INTERVAL = 5 s, BURST = 10) on the event
+   * dump. The "callbacks suppressed" line names the function that called
+   * __ratelimit: arm_smmu_evtq_thread before v6.14, arm_smmu_dump_event after.
+   */
   private ratelimit(out: LogLine[]): boolean {
-    return ratelimit(this.s.rs, this.now(), (n) => this.print('warn', `arm_smmu_dump_event: ${n} callbacks suppressed`, out, false));
+    const fn = this.eventLog === 'raw' ? 'arm_smmu_evtq_thread' : 'arm_smmu_dump_event';
+    return ratelimit(this.s.rs, this.now(), (n) => this.print('warn', `${fn}: ${n} callbacks suppressed`, out, false));
   }
 
   private dumpEvent(e: SmmuEvent, out: LogLine[]): void {
@@ -739,6 +763,12 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
       return;
     }
     if (!this.ratelimit(out)) return;
+    if (this.eventLog === 'raw') {
+      // v5.8-v6.13 (6.1 included): the 2017 dump, ratelimited, still dev_info.
+      this.print('info', `event 0x${hexId} received:`, out);
+      for (const w of e.raw) this.print('info', `\t${hex(w, 16)}`, out);
+      return;
+    }
     this.print('err', `event 0x${hexId} received:`, out);
     for (const w of e.raw) this.print('err', `\t${hex(w, 16)}`, out);
     const client = e.client ?? '(unassigned sid)';

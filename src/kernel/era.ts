@@ -37,7 +37,13 @@ export const KERNEL_ERAS: Record<KernelEra, EraInfo> = {
   },
   '4.10': { version: 410, release: '4.10.0', smmu: '2017', virtio: '4.10', what: 'v4.10 (Feb 2017): that patch reverted before the release' },
   '6.1': { version: 601, release: '6.1.0', smmu: 'current', virtio: '6.x', what: 'Linux 6.1 (Dec 2022, LTS)' },
-  '6.x': { version: 612, release: '6.12.0', smmu: 'current', virtio: '6.x', what: 'current Linux: ACCESS_PLATFORM (or Xen) means the DMA API; arm-smmu-v3.disable_bypass gone (v6.10)' },
+  '6.x': {
+    version: 615,
+    release: '6.15.0',
+    smmu: 'current',
+    virtio: '6.x',
+    what: 'current Linux: ACCESS_PLATFORM (or Xen) means the DMA API; arm-smmu-v3.disable_bypass gone (v6.10); SMMU events decoded in the log (v6.14)',
+  },
   // Seed 003: the IOMMU probe deferral series and the coherent_dma_mask + 1
   // overflow (kernel/driver-core.ts, kernel/dma-iommu.ts dmaConfigureRange).
   '4.11': {

@@ -25,8 +25,13 @@
  *
  * Eras: `version` (major*100 + minor) selects the printk formats
  * (intel-dmar.ts) and a few behaviours, each named where it is used.
- * Approximations: domain ids follow current kernels (identity uses
- * FLPT_DEFAULT_DID 1, paging domains from IDA_START_DID 2); a paging
+ * Domain ids (didStart below): before the ida rework every domain, the
+ * identity one included, took the first free bit of the unit's domain_ids
+ * bitmap, with bit 0 always reserved and bit 1 (FLPT_DEFAULT_DID) reserved
+ * only in scalable mode -- so on QEMU's legacy-mode unit a 6.1 kernel's
+ * first domain is DID 1. Current kernels allocate from IDA_START_DID 2 and
+ * put identity (pass-through) context entries on FLPT_DEFAULT_DID 1
+ * ("iommu/vt-d: Use ida to manage domain id", May 2025). Approximation: a paging
  * domain's page table is sized for the units present at allocation
  * (current kernels pass the device to domain_alloc_paging).
  */
@@ -53,6 +58,13 @@ import { INTR_REMAP_PAGE_ORDER, INTR_REMAP_TABLE_REG_SIZE, INTR_REMAP_TABLE_ENTR
 /** FLPT_DEFAULT_DID / IDA_START_DID (drivers/iommu/intel/iommu.h). */
 export const FLPT_DEFAULT_DID = 1;
 export const IDA_START_DID = 2;
+/**
+ * The first kernel modelled with the ida allocator and FLPT_DEFAULT_DID for
+ * identity in legacy mode. The patch was posted in May 2025 (for v6.16; the
+ * release is **unverified**); the lab's eras are 6.1 (bitmap) and 6.x = 6.15
+ * modelled as current, so any value in 602..615 draws the same line.
+ */
+const IDA_DID_VERSION = 615;
 export { QI_LENGTH, DEFAULT_DOMAIN_ADDRESS_WIDTH, MAX_AGAW_WIDTH, type LogLine } from './intel-unit.ts';
 /** IOAPIC_RANGE_START/END: the MSI window reported as IOMMU_RESV_MSI. */
 export const IOAPIC_RANGE_START = 0xfee0_0000n;
@@ -512,12 +524,47 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
       return cur.did;
     }
     const ndoms = 2 ** (4 + 2 * this.hw.cap(u, 'ND'));
-    let did = IDA_START_DID;
+    let did = this.didStart(u);
     while (u.dids.includes(did)) did++;
     if (did >= ndoms) throw new Error(`${this.pfx}${u.name}: No free domain ids`);
     u.dids.push(did);
     d.dids[u.seq] = { did, refcnt: 1 };
     return did;
+  }
+
+  /**
+   * The lowest DID a domain may take. Bitmap era: 0 reserved, 1 reserved
+   * only with ECAP.SMTS (iommu_init_domains); ida era: IDA_START_DID.
+   */
+  private didStart(u: UnitState): number {
+    if (this.version >= IDA_DID_VERSION) return IDA_START_DID;
+    return this.hw.ecap(u, 'SMTS') ? FLPT_DEFAULT_DID + 1 : FLPT_DEFAULT_DID;
+  }
+
+  /** Identity context entries: FLPT_DEFAULT_DID in the ida era, else a DID of their own. */
+  private identityHasOwnDid(): boolean {
+    return this.version < IDA_DID_VERSION;
+  }
+
+  /** domain_attach_iommu for the si_domain (bitmap era): one DID per unit, shared by every identity device. */
+  private siAttach(u: UnitState): number {
+    if (u.siDid) {
+      u.siDid.refcnt++;
+      return u.siDid.did;
+    }
+    let did = this.didStart(u);
+    while (u.dids.includes(did)) did++;
+    if (did >= 2 ** (4 + 2 * this.hw.cap(u, 'ND'))) throw new Error(`${this.pfx}${u.name}: No free domain ids`);
+    u.dids.push(did);
+    u.siDid = { did, refcnt: 1 };
+    return did;
+  }
+
+  private siDetach(u: UnitState): void {
+    if (!u.siDid || --u.siDid.refcnt > 0) return;
+    const did = u.siDid.did;
+    u.dids = u.dids.filter((x) => x !== did);
+    delete u.siDid;
   }
 
   private detachIommu(d: DomainPriv, u: UnitState): void {
@@ -538,6 +585,7 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     if (old) {
       old.devices = old.devices.filter((n) => n !== info.name);
       if (old.identity !== 'pt') this.detachIommu(old, u);
+      else if (this.identityHasOwnDid()) this.siDetach(u);
     }
     info.domain = undefined;
   }
@@ -609,8 +657,9 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     let did: number;
     let words: u64[];
     if (d.identity === 'pt') {
-      // context_setup_pass_through: FLPT_DEFAULT_DID, AW = msagaw, TT = pass-through.
-      did = FLPT_DEFAULT_DID;
+      // Pass-through context entry: AW = msagaw, TT = pass-through; DID
+      // FLPT_DEFAULT_DID now, the si_domain's own DID before (domain_context_mapping_one).
+      did = this.identityHasOwnDid() ? this.siAttach(u) : FLPT_DEFAULT_DID;
       words = encode(CONTEXT_ENTRY_LAYOUT, { P: 1, TT: CONTEXT_TT_PASS_THROUGH, AW: u.msagaw, DID: did });
     } else {
       if (d.identity === 'si') this.siDomainInit(d);
@@ -790,6 +839,16 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
   unitsInfo(): { name: string; base: u64; cap: u64; ecap: u64; agaw: number; root?: u64; qi: boolean; irTable?: u64; dids: number[] }[] {
     return this.s.units.map((u) => ({ name: u.name, base: u.base, cap: u.cap, ecap: u.ecap, agaw: u.agaw, root: u.root, qi: u.qi !== undefined, irTable: u.ir?.table, dids: [...u.dids] }));
   }
+  /** The domain's DID on each unit it is attached to (identity in the bitmap era: the si_domain's). */
+  domainTag(domain: IommuDomain): string | undefined {
+    const d = this.s.domains[domain.id];
+    if (!d) return undefined;
+    const tags = d.identity === 'pt'
+      ? this.s.units.filter((u) => d.devices.some((n) => this.s.devs[n]?.unit === u.seq)).map((u) => `DID ${this.identityHasOwnDid() ? u.siDid?.did : FLPT_DEFAULT_DID} on ${u.name}`)
+      : Object.entries(d.dids).map(([seq, v]) => `DID ${v.did} on ${this.s.units[Number(seq)]!.name}`);
+    return tags.length ? tags.join(', ') : undefined;
+  }
+
   /** A domain's page table and ids. */
   domainInfo(domain: IommuDomain): { identity?: 'pt' | 'si'; pgd?: u64; agaw?: number; gaw?: number; dids: Record<string, number>; devices: string[] } | undefined {
     const d = this.s.domains[domain.id];

@@ -66,6 +66,12 @@ export interface UnitState {
   ir?: { table: u64; used: number[] };
   /** Domain ids in use on this unit. */
   dids: number[];
+  /**
+   * Bitmap era only: the one si_domain's DID on this unit and how many
+   * devices use it (every identity group shares Linux's single si_domain,
+   * where the model keeps an identity domain per group).
+   */
+  siDid?: { did: number; refcnt: number };
   faultIrq: boolean;
 }
 

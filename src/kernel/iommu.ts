@@ -53,7 +53,7 @@ export function kver(s: string): KernelVersion {
 }
 export const kverString = (v: KernelVersion): string => `v${Math.floor(v / 100)}.${v % 100}`;
 /** The default era when a preset says nothing: a 2025-era mainline. */
-export const CURRENT_KERNEL: KernelVersion = 612;
+export const CURRENT_KERNEL: KernelVersion = 615;
 
 export interface IommuCoreConfig {
   arch: KernelArch;

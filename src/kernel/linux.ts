@@ -177,7 +177,9 @@ export interface BootOptions {
 export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const era = KERNEL_ERAS[o.era];
   const log = (lvl: Parameters<Kernel['log']>[0], text: string): void => kernel.log(lvl, text);
-  log('info', 'Booting Linux on physical CPU 0x0');
+  const x86 = m.info.arch === 'x86_64';
+  // arch/arm64/kernel/setup.c prints this; x86 has no such line.
+  if (!x86) log('info', 'Booting Linux on physical CPU 0x0');
   log('notice', `Linux version ${era.release} (dma-lab model of ${era.what})`);
   log('notice', `Kernel command line: ${[...kernel.cmdline].map(([k, v]) => (v === '1' && !k.includes('.') ? k : `${k}=${v}`)).join(' ')}`.trimEnd());
 
@@ -190,8 +192,12 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
     .filter((r): r is { base: u64; size: u64 } => r !== undefined);
   const pages = new PageAllocator(ranges);
   const top = ram.reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
-  const swiotlb = new Swiotlb(kernel, m.memory, pages, { version: era.version });
-  swiotlb.swiotlbInit(top > 0x1_0000_0000n);
+  // The linear map the v4.x swiotlb line prints addresses in (swiotlb.ts printInfo).
+  const linearMap = x86 ? { base: 0xffff_8800_0000_0000n, physOffset: 0n } : { base: 0xffff_8000_0000_0000n, physOffset: ram[0]!.base & ~0x3fff_ffffn };
+  const swiotlb = new Swiotlb(kernel, m.memory, pages, { version: era.version, linearMap });
+  // x86 allocates the pool in mem_init but prints it from pci_iommu_init,
+  // after the IOMMU driver (arch/x86/kernel/pci-dma.c); arm64 prints at once.
+  swiotlb.swiotlbInit(top > 0x1_0000_0000n, { verbose: !x86 });
   swiotlb.onBounce = (dev, from, to, len, why) =>
     m.trace.add({ device: dev.master.name, rid: dev.pci?.rid, op: 'write', addr: from, len, path: 'bypass', steps: [], outcome: { kind: 'ok', pa: to }, what: `swiotlb bounce on ${why}`, cpu: 'swiotlb' });
   const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
@@ -213,6 +219,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       base: fs.base,
       devName: fs.devName,
       era: era.smmu,
+      eventLog: era.version >= 614 ? 'decoded' : 'raw',
       // A module parameter the driver no longer has (v6.10+) is ignored silently
       // (init/main.c: unknown dotted parameters are not passed to init).
       disableBypass: era.version >= 610 || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',
@@ -233,17 +240,34 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
     linux.add('intel-iommu', intel);
     linux.intel = intel;
   }
-  core.subsysInit();
-
   // The PCI scan, about a second into boot as on the seed's fast model.
-  kernel.tick(1_100_000);
-  for (const h of m.pciHosts) for (const f of h.functions) if (f.present) log('info', pciScanLine(f));
+  // With ACPI the root bridges are scanned by acpi_init, a subsys_initcall
+  // linked before drivers/iommu's iommu_subsys_init; on device-tree boots
+  // the host bridge is a platform driver probed at device_initcall, after it.
+  const acpi = o.firmware?.kind === 'acpi';
+  const pciScan = (): void => {
+    kernel.tick(1_100_000);
+    for (const h of m.pciHosts) for (const f of h.functions) if (f.present) log('info', pciScanLine(f));
+  };
+  if (acpi) pciScan();
+  core.subsysInit();
+  if (!acpi) pciScan();
   // intel_iommu_init (a rootfs initcall, after the PCI scan): units, root tables, QI.
   const intelOn = intel ? intel.init() : false;
   if (intel && intelOn) core.registerDriver(intel);
   linux.firmware = o.firmware;
   for (const h of m.pciHosts) for (const f of h.functions) if (f.present) pciDeviceAdd(linux, h, f);
   if (intel && intelOn) intel.enableTranslation();
+  if (x86) {
+    // pci_iommu_init: before v5.x a working intel-iommu set swiotlb = 0 and
+    // the pool was freed (intel_iommu_init, drivers/iommu/intel-iommu.c v4.9);
+    // later kernels keep it (bounce pages for untrusted devices) and print it.
+    if (intelOn && era.version < 500) swiotlb.swiotlbExit();
+    else if (swiotlb.active) {
+      log('info', 'PCI-DMA: Using software bounce buffering for IO (SWIOTLB)');
+      swiotlb.printInfo();
+    }
+  }
 
   // Drivers: the first matching driver for each device, in bus order
   // (driver-core.ts; virtio-pci probes virtio_blk, whose partition-table

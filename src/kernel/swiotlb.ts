@@ -126,6 +126,15 @@ export interface SwiotlbOptions {
    * BIDIRECTIONAL were copied. Version approximate.
    */
   version?: KernelVersion;
+  /**
+   * The kernel's linear-map base for the v4.x boot line's "mapped at"
+   * virtual addresses: phys_to_virt(pa) = linearBase + (pa - physOffset).
+   * x86_64 4.x: 0xffff880000000000 (direct map, physOffset 0); arm64 4.x
+   * with 48-bit VAs: PAGE_OFFSET 0xffff800000000000, physOffset =
+   * memstart_addr (the start of DRAM). Both as with KASLR's linear-map
+   * randomization off (RANDOMIZE_MEMORY on x86, no kaslr-seed on arm64).
+   */
+  linearMap?: { base: u64; physOffset: u64 };
 }
 
 export class Swiotlb implements Stateful {
@@ -133,6 +142,7 @@ export class Swiotlb implements Stateful {
   /** Called after every bounce copy (from, to, bytes): the boot code records it in the DMA trace. */
   onBounce?: (dev: KDevice, from: u64, to: u64, len: number, why: SwiotlbBounce['why']) => void;
   private readonly version: KernelVersion;
+  private readonly linearMap: SwiotlbOptions['linearMap'];
   readonly params: SwiotlbParams;
 
   constructor(
@@ -142,6 +152,7 @@ export class Swiotlb implements Stateful {
     opts: SwiotlbOptions = {},
   ) {
     this.version = opts.version ?? CURRENT_KERNEL;
+    this.linearMap = opts.linearMap;
     this.params = parseSwiotlbParam(kernel.cmdline.get('swiotlb'));
     this.s = {
       start: 0n,
@@ -167,14 +178,10 @@ export class Swiotlb implements Stateful {
    * `software IO TLB: mapped [mem 0x%016llx-0x%016llx] (%luMB)` (swiotlb_print_info,
    * %pa, end exclusive). Returns whether a pool exists.
    *
-   * That is the current format, printed for every era. Older kernels
-   * printed "software IO TLB [mem %#010llx-%#010llx] (%luMB) mapped at
-   * [%p-%p]" (with the linear-map virtual addresses; v4.x), then
-   * "software IO TLB: mapped [mem %#010llx-%#010llx] (%luMB)" after
-   * 7d63fb3af87a stopped printing pointers; an era switch is not modelled
-   * (the virtual addresses would be guesses).
+   * The line is the era's (printInfo); `verbose: false` leaves it to the
+   * caller (x86 prints it late, from pci_iommu_init).
    */
-  swiotlbInit(addressingLimit: boolean): boolean {
+  swiotlbInit(addressingLimit: boolean, o: { verbose?: boolean } = {}): boolean {
     const p = this.params;
     if (!addressingLimit && !p.force) return false;
     if (p.noforce) return false;
@@ -203,8 +210,40 @@ export class Swiotlb implements Stateful {
     s.used = 0;
     // swiotlb_init_io_tlb_pool() memsets the pool; fresh pages of the sparse
     // memory already read as zero, so nothing is written (64 MiB stays unbacked).
-    this.kernel.log('info', `software IO TLB: mapped [mem 0x${hexRaw(start, 16)}-0x${hexRaw(this.end, 16)}] (${(nslabs * IO_TLB_SIZE) >> 20}MB)`);
+    if (o.verbose ?? true) this.printInfo();
     return true;
+  }
+
+  /**
+   * swiotlb_print_info(). v4.x: "software IO TLB [mem %#010llx-%#010llx]
+   * (%luMB) mapped at [%p-%p]" with the pool's linear-map addresses (end
+   * exclusive, then end - 1); from v4.1x (7d63fb3af87a stopped printing
+   * pointers) "software IO TLB: mapped [mem ...]", %pa since ~v5.10. The
+   * lab's eras sit on either side (4.9-4.13, then 5.14 on), so the
+   * boundary is drawn at v5.0 and needs no finer date.
+   */
+  printInfo(): void {
+    if (!this.active) return;
+    const mb = (this.s.nslabs * IO_TLB_SIZE) >> 20;
+    if (this.version < 500) {
+      const lm = this.linearMap ?? { base: 0xffff_8800_0000_0000n, physOffset: 0n };
+      const va = (pa: u64): string => hexRaw(lm.base + (pa - lm.physOffset), 16);
+      this.kernel.log('info', `software IO TLB [mem 0x${hexRaw(this.s.start, 8)}-0x${hexRaw(this.end, 8)}] (${mb}MB) mapped at [${va(this.s.start)}-${va(this.end - 1n)}]`);
+      return;
+    }
+    this.kernel.log('info', `software IO TLB: mapped [mem 0x${hexRaw(this.s.start, 16)}-0x${hexRaw(this.end, 16)}] (${mb}MB)`);
+  }
+
+  /** swiotlb_exit() / swiotlb_free(): an IOMMU took over; the pool goes back to the page allocator. */
+  swiotlbExit(): void {
+    if (!this.active) return;
+    const bytes = Math.ceil((this.s.nslabs * IO_TLB_SIZE) / PAGE_SIZE) * PAGE_SIZE;
+    this.pages.free(this.s.start, bytes / PAGE_SIZE);
+    this.s.start = 0n;
+    this.s.nslabs = 0;
+    this.s.list = new Int32Array(0);
+    this.s.orig = new Float64Array(0);
+    this.s.allocSize = new Int32Array(0);
   }
 
   /** is_swiotlb_active(). */

@@ -121,6 +121,12 @@ export interface IommuDriver {
   iovaToPhys(domain: IommuDomain, iova: u64): u64 | undefined;
   /** Driver-specific reserved regions for a device (SW_MSI for SMMU, MSI window for VT-d). */
   getResvRegions(dev: KDevice): ResvRegion[];
+  /**
+   * The id the hardware tags the domain's TLB entries with, as inspectors
+   * print it ("ASID 1", "DID 2 on dmar0"): the number a reader finds again
+   * in the STE/CD or the context entry. Optional.
+   */
+  domainTag?(domain: IommuDomain): string | undefined;
 }
 
 /** A scatterlist entry: CPU physical address and length. */

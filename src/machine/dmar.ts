@@ -19,13 +19,15 @@
  * acpi_dmar_device_scope; drivers/iommu/intel/dmar.c) and QEMU writes it
  * (hw/i386/acpi-build.c build_dmar_q35).
  *
- * QEMU's q35 table, two generations (the switch release is approximate,
- * **unverified**, around QEMU 6.x when bypass_iommu arrived):
+ * QEMU's q35 table, two generations (the switch is QEMU 6.0: "hw/i386/
+ * acpi-build: Add explicit scope in DMAR table", with bypass_iommu):
  *   - older: one DRHD at 0xfed90000 with INCLUDE_PCI_ALL (flags 0x1) and an
  *     IOAPIC scope (id 0, bus 0xff, path 00.0); DMAR flags INTR_REMAP when
  *     intremap=on; an ATSR (ALL_PORTS) when device-iotlb=on.
- *   - newer: the same DRHD with flags 0 and an explicit scope for every PCI
- *     device on a bus that does not bypass the IOMMU.
+ *   - newer: the same DRHD with flags 0, the IOAPIC scope, then a scope for
+ *     every PCI device on a root bus that does not bypass the IOMMU, in
+ *     devfn order (type 0x02 for a PCI bridge, 0x01 for an endpoint,
+ *     the host bridge 00:00.0 included).
  * QEMU's intel-iommu has no RMRRs. The infamous lie (Woodhouse, seed 001):
  * the table says INCLUDE_PCI_ALL, yet QEMU's virtio devices without
  * iommu_platform did their DMA untranslated. A preset reproduces it by

@@ -45,7 +45,7 @@ import { parseSizeOption, splitCmdline } from './options.ts';
 const ON_OFF = ['on', 'off'];
 const GiB = 1n << 30n;
 
-const x86Options = (d: { kernel: KernelEra; platform: string; legacy: string }): OptionDef[] => [
+const x86Options = (d: { kernel: KernelEra; platform: string; legacy: string; dmar: 'include-all' | 'explicit' }): OptionDef[] => [
   { name: 'kernel', default: d.kernel, values: Object.keys(KERNEL_ERAS), desc: 'the Linux era modelled (4.9, 4.10-rc, 4.10, 4.11, 4.12, 4.13, 5.14, 6.1, 6.x; show kernel explains each)', scope: 'kernel' },
   { name: 'intel_iommu', default: 'on', values: ['on', 'off', ''], desc: 'intel_iommu=on|off: DMA remapping (interrupt remapping comes up either way) (kernel parameter)', scope: 'cmdline' },
   { name: 'iommu', default: '', values: ['', 'pt', 'nopt'], desc: 'iommu=pt: identity (passthrough) default domains; nopt: translated (x86 kernel parameter)', scope: 'cmdline' },
@@ -60,9 +60,9 @@ const x86Options = (d: { kernel: KernelEra; platform: string; legacy: string }):
   { name: 'nic0.dma-path', default: 'auto', values: ['auto', 'translated', 'bypass'], desc: "what the e1000e's DMA really goes through (auto: translated, as QEMU's emulated devices are)", scope: 'device' },
   {
     name: 'dmar',
-    default: 'include-all',
-    values: ['include-all', 'omit-vda', 'omit-nic0'],
-    desc: 'the DMAR table: include-all (one DRHD with INCLUDE_PCI_ALL, as QEMU builds it), or explicit device scopes that leave a device out (firmware says it is not behind the IOMMU)',
+    default: d.dmar,
+    values: ['explicit', 'include-all', 'omit-vda', 'omit-nic0'],
+    desc: 'the DMAR table: explicit (DRHD flags 0 and a device scope for every PCI device: QEMU 6.0 and later), include-all (flags INCLUDE_PCI_ALL: QEMU before 6.0), or explicit scopes that leave a device out (firmware says it is not behind the IOMMU)',
     scope: 'machine',
   },
   { name: 'intel-iommu.aw-bits', default: '39', values: ['39', '48'], desc: "QEMU property of -device intel-iommu: address width, 39 (3-level tables) or 48 (4-level)", scope: 'device' },
@@ -166,7 +166,8 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   for (const f of [hb, host.functions.find((x) => x.name === 'lpc')!, smbus]) m.masters.set(f.name, master(f, 'translated'));
 
   const dmarOpt = get('dmar');
-  const pciDevs = host.functions.map((f) => f.bdf);
+  // QEMU walks the root bus in devfn order (pci_for_each_device_under_bus).
+  const pciDevs = host.functions.map((f) => f.bdf).sort((a, b) => a.bus - b.bus || a.dev * 8 + a.fn - (b.dev * 8 + b.fn));
   const omit = dmarOpt === 'omit-vda' ? [vda.bdf] : dmarOpt === 'omit-nic0' ? [nic.bdf] : [];
   const table = qemuQ35Dmar({ haw: Number(get('intel-iommu.aw-bits')), intremap: true, style: dmarOpt === 'include-all' ? 'include-all' : 'explicit', devices: pciDevs, omit });
 
@@ -196,8 +197,8 @@ export const x86Q35Vtd: Preset = {
   name: 'x86-q35-vtd',
   summary: 'QEMU q35 with intel-iommu (interrupt remapping on), virtio-blk iommu_platform=on, e1000e, 8 GiB RAM',
   description:
-    'QEMU -M q35 -m 8G -device intel-iommu,intremap=on with a modern virtio-blk (iommu_platform=on, 00:01.0), an e1000e NIC (00:02.0) and the ICH9 LPC, AHCI and SMBus functions (00:1f.x). The DMAR table covers every PCI device (INCLUDE_PCI_ALL); every emulated device translates through VT-d.',
-  options: x86Options({ kernel: '6.1', platform: 'on', legacy: 'on' }),
+    'QEMU -M q35 -m 8G -device intel-iommu,intremap=on with a modern virtio-blk (iommu_platform=on, 00:01.0), an e1000e NIC (00:02.0) and the ICH9 LPC, AHCI and SMBus functions (00:1f.x). The DMAR table lists every PCI device in explicit device scopes (DRHD flags 0x0, as QEMU 6.0 and later build it); every emulated device translates through VT-d.',
+  options: x86Options({ kernel: '6.1', platform: 'on', legacy: 'on', dmar: 'explicit' }),
   panes: X86_PANES,
   validate: (o) => check(x86Q35Vtd)(o),
   build: (o) => buildQ35(x86Q35Vtd, o),
@@ -208,7 +209,7 @@ export const x86Q35Vtd2015: Preset = {
   summary: 'q35 + intel-iommu as in 2015: the DMAR says virtio is covered, but QEMU\'s virtio bypasses VT-d',
   description:
     'The 2015 situation (seed 001): QEMU\'s DMAR covers every PCI device, but its virtio device model (no iommu_platform then) uses guest-physical addresses and never goes through VT-d. A 4.9-era kernel: the virtio ring does not use the DMA API, so the disk still works; any driver that maps through the DMA API for that device would hand it IOVAs it does not translate.',
-  options: x86Options({ kernel: '4.9', platform: 'off', legacy: 'off' }),
+  options: x86Options({ kernel: '4.9', platform: 'off', legacy: 'off', dmar: 'include-all' }),
   panes: X86_PANES,
   validate: (o) => check(x86Q35Vtd2015)(o),
   build: (o) => buildQ35(x86Q35Vtd2015, o),

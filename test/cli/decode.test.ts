@@ -30,7 +30,7 @@ test('decode --json carries raw words and fields', () => {
   assert.equal(reps[0]!.raw, ['0xfffff010', '0x20800000000', '0x8fa081002', '0x0']);
   assert.is(reps[0]!.type, 16);
   assert.is(reps[1]!.line, 6);
-  assert.is(reps[0]!.form, '2017');
+  assert.is(reps[0]!.form, 'raw');
 });
 
 test('the one-line mail archive form of seed 000 decodes too (stdin)', () => {

@@ -161,6 +161,18 @@ test("current era: raw dump plus the two decoded lines (REFERENCE 1.6), '(unassi
   ]);
 });
 
+test("Linux 6.1 (eventLog 'raw', v5.8-v6.13): only the dev_info raw dump, no decoded lines (they came with v6.14, d814b70b9b90)", () => {
+  const { m, drv, device } = setup({ era: 'current', eventLog: 'raw' });
+  const { master, dev } = device('0000:00:01.0', 0);
+  drv.attachDev(dev, drv.domainAlloc('DMA'));
+  m.dmaRead(master, 0x8fa081002n, 2);
+  const { lines } = drv.evtqThread();
+  assert.equal(lines.map((l) => l.text), [
+    `${P}event 0x10 received:`, `${P}\t0x0000000000000010`, `${P}\t0x0000020800000000`, `${P}\t0x00000008fa081002`, `${P}\t0x0000000000000000`,
+  ]);
+  assert.ok(lines.every((l) => l.level === 'info'));
+});
+
 test('current era on the fast model (SubstreamID field 0xfffff, SSV = 0): ssid still prints as 0', () => {
   const { m, drv, device } = setup({ era: 'current' }, { unsetSsid: 0xfffff });
   const { master, dev } = device('0000:00:01.0', 0);

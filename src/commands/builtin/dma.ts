@@ -110,7 +110,10 @@ function mappingLines(linux: Linux, dev: KDevice, dma: u64, len: number): { line
   const last = (dma + BigInt(len) - 1n) & ~0xfffn;
   const n = Number((last - first) >> 12n) + 1;
   const pages: { iova: u64; pa: u64 | undefined }[] = [];
-  const lines: Line[] = [[span(`  ${d.iommu} domain ${d.id} (${linux.core.typeString(d.type)}) now maps:`, 'dim')]];
+  // Name the domain by the id the hardware tags it with (the DID in the context
+  // entry, the ASID in the CD), so it matches what `vtd context` and `smmu cd` print.
+  const tag = linux.core.driver(d.iommu)?.domainTag?.(d);
+  const lines: Line[] = [[span(`  ${d.iommu} ${linux.core.typeString(d.type)} domain${tag ? ` (${tag})` : ''} now maps:`, 'dim')]];
   for (let i = 0; i < n; i++) {
     const iova = first + BigInt(i * 4096);
     const pa = linux.core.iommuIovaToPhys(d, iova);
