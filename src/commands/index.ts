@@ -22,6 +22,7 @@ import { vtdCommands } from './builtin/vtd.ts';
 import { devdmaCommands } from './builtin/devdma.ts';
 import { statsCommands } from './builtin/stats.ts';
 import { groupCommands } from './builtin/group.ts';
+import { vfioCommands } from './builtin/vfio.ts';
 import { xenCommands } from './builtin/xen.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
@@ -42,6 +43,8 @@ export function defaultRegistry(): Registry {
   // Xen on Arm (preset xen-arm)
   r.addGroup('xen', 'Xen on Arm: domains, grant tables in memory, p2m/m2p, grant maps, swiotlb-xen DMA and its trace');
   for (const c of xenCommands) r.add(c);
+  r.addGroup('vfio', 'VFIO as a user-space driver uses it: groups, the type1 container, MAP_DMA, MSI doorbells');
+  for (const c of vfioCommands) r.add(c);
   r.add(helpCommand(r));
   return r;
 }

@@ -22,6 +22,7 @@ import { clone, type Stateful } from '../machine/state.ts';
 import { dmaBitMask } from '../machine/u64.ts';
 import type { Kernel } from './kernel.ts';
 import { PageAllocator } from './page-alloc.ts';
+import { VfioContainer } from './vfio.ts';
 import { Swiotlb } from './swiotlb.ts';
 import { DmaDirect } from './dma-direct.ts';
 import { IommuCore } from './iommu.ts';
@@ -56,6 +57,8 @@ export class Linux implements Stateful {
   readonly probes = new Map<string, VirtblkProbeResult>();
   /** The PCI driver core: driver table, driver_override, bind/unbind, deferred probe (driver-core.ts). */
   readonly driverCore: DriverCore;
+  /** VFIO's container with the type1 backend: what a user-space driver set up (vfio.ts). */
+  readonly vfio: VfioContainer;
   private parts = new Map<string, Stateful>();
 
   constructor(
@@ -77,6 +80,8 @@ export class Linux implements Stateful {
     this.add('disks', this.disks);
     this.driverCore = new DriverCore(this);
     this.add('driver-core', this.driverCore);
+    this.vfio = new VfioContainer(this);
+    this.add('vfio', this.vfio);
   }
 
   add(name: string, s: Stateful): void {

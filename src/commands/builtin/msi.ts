@@ -192,8 +192,9 @@ function armMsi(s: Session, linux: Linux, dev: KDevice, master: DmaMaster, sp: S
   const lines: Line[] = [];
   lines.push([span(`MSI of ${devLabel(dev)}`, 'head'), span(`: the doorbell is GITS_TRANSLATER of the GICv3 ITS (${its.name}) at ${hex(doorbell)} = ITS base ${hex(its.base)} + 0x10040; data = EventID 0 (the device's first vector)`, 'dim')]);
   if (r.iova !== undefined) {
-    lines.push([span('  iommu_dma_prepare_msi: the doorbell page '), span(hex(doorbell & ~0xfffn), 'addr'), span(' is mapped (WRITE|NOEXEC|MMIO) in the device\'s DMA domain at IOVA '), span(hex(r.iova), 'addr'), span(': the device is given IOVA + 0x40')]);
-    lines.push([span("  (a kernel DMA domain takes the doorbell IOVA from its normal allocator; the SW_MSI window 0x8000000 is used by VFIO's MSI cookie only: REFERENCE 6.4)", 'dim')]);
+    const vfio = linux.core.getDomainForDev(dev)?.type === 'unmanaged';
+    lines.push([span('  iommu_dma_prepare_msi: the doorbell page '), span(hex(doorbell & ~0xfffn), 'addr'), span(` is mapped (WRITE|NOEXEC|MMIO) in the device's ${vfio ? "VFIO (unmanaged)" : 'DMA'} domain at IOVA `), span(hex(r.iova), 'addr'), span(': the device is given IOVA + 0x40')]);
+    lines.push([span(vfio ? "  (VFIO's MSI cookie: the next page of the SW_MSI window, whatever the platform's PCI windows are: REFERENCE 6.4, seed 002)" : "  (a kernel DMA domain takes the doorbell IOVA from its normal allocator; the SW_MSI window 0x8000000 is used by VFIO's MSI cookie only: REFERENCE 6.4)", 'dim')]);
   } else {
     lines.push([span(`  ${dev.name} has no IOMMU DMA domain with a cookie (identity domain, or not behind an IOMMU): the device is given the doorbell's physical address`, 'dim')]);
   }
