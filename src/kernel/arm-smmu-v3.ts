@@ -104,6 +104,13 @@ export interface ArmSmmuV3DriverOptions {
   now?: () => number;
   /** The current era's event log form (see the header): 'decoded' (v6.14+, default) or 'raw' (v5.8-v6.13). */
   eventLog?: 'raw' | 'decoded';
+  /**
+   * The SW_MSI window's base. MSI_IOVA_BASE is hard-coded in every kernel;
+   * seed 002's RFC (May 2020, never merged) proposed a module parameter
+   * ("arm-smmu.msi_iova_base=0xa0000000", for the SMMUv2 driver). The lab
+   * carries the idea to this driver as arm-smmu-v3.msi_iova_base.
+   */
+  msiIovaBase?: u64;
 }
 
 /** struct arm_smmu_event (current driver), decoded from a record. */
@@ -204,6 +211,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly era: SmmuEra;
   readonly disableBypass: boolean;
   readonly eventLog: 'raw' | 'decoded';
+  readonly msiIovaBase: u64;
   private readonly mem: PhysicalMemory;
   private readonly ctx: IoPgtableContext;
   private readonly base: u64;
@@ -218,6 +226,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.era = o.era ?? 'current';
     this.disableBypass = o.disableBypass ?? this.era !== '2017';
     this.eventLog = o.eventLog ?? 'decoded';
+    this.msiIovaBase = o.msiIovaBase ?? MSI_IOVA_BASE;
     this.devName = o.devName ?? `${hexRaw(o.base)}.smmu`;
     this.name = this.devName;
     this.logFn = o.log;
@@ -714,7 +723,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
 
   /** arm_smmu_get_resv_regions: the software-managed MSI window. */
   getResvRegions(_dev: KDevice): ResvRegion[] {
-    return [{ start: MSI_IOVA_BASE, length: MSI_IOVA_LENGTH, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }];
+    return [{ start: this.msiIovaBase, length: MSI_IOVA_LENGTH, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: 'sw-msi' }];
   }
 
   /** The ASID a stage-1 domain's TLB entries carry (CD.ASID). */

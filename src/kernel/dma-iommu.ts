@@ -275,8 +275,10 @@ export class IommuDma implements Stateful {
    * SW_MSI ("we ARE the software that manages these") come out of the
    * allocator. Hardware MSI regions also pre-populate the cookie's MSI page
    * list 1:1 (cookie_init_hw_msi_region). PCI windows stay out of
-   * reserved_regions (REFERENCE.md 6.5). Gaps between a host bridge's
-   * dma-ranges are not modelled (PciHostBridge has no dma-ranges).
+   * reserved_regions (REFERENCE.md 6.5). So do the gaps around a host
+   * bridge's inbound dma-ranges (aadad097cd46 "iommu/dma: Reserve IOVA for
+   * PCIe inaccessible DMA address", v5.x): IOVAs the root complex would
+   * not forward are never handed out -- in kernel DMA domains only.
    */
   private iovaReserveIommuRegions(dev: KDevice, c: Cookie): void {
     const iovad = c.iovad!;
@@ -287,6 +289,15 @@ export class IommuDma implements Stateful {
       for (const w of rc.windows) {
         if (w.kind === 'io') continue;
         iovad.reserveIova(pfn(w.pciBase), pfn(w.pciBase + w.size - 1n));
+      }
+      if (rc.dmaRanges) {
+        let start = 0n;
+        for (const r of [...rc.dmaRanges].sort((a, b) => (a.pciBase < b.pciBase ? -1 : 1))) {
+          if (r.pciBase > start) iovad.reserveIova(pfn(start), pfn(r.pciBase - 1n));
+          start = r.pciBase + r.size;
+        }
+        const top = (1n << 48n) - 1n;
+        if (start <= top) iovad.reserveIova(pfn(start), pfn(top));
       }
     }
     const regions: ResvRegion[] = this.core.getResvRegions(dev);

@@ -225,6 +225,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       devName: fs.devName,
       era: era.smmu,
       eventLog: era.version >= 614 ? 'decoded' : 'raw',
+      // Seed 002's proposed (unmerged) parameter; see ArmSmmuV3DriverOptions.msiIovaBase.
+      msiIovaBase: kernel.cmdline.has('arm-smmu-v3.msi_iova_base') ? BigInt(kernel.cmdline.get('arm-smmu-v3.msi_iova_base')!) : undefined,
       // A module parameter the driver no longer has (v6.10+) is ignored silently
       // (init/main.c: unknown dotted parameters are not passed to init).
       disableBypass: era.version >= 610 || disableBypass === undefined ? undefined : disableBypass === '1' || disableBypass === 'Y' || disableBypass === 'y',

@@ -110,6 +110,11 @@ export class Machine {
         kind: 'p2p',
         detail: `bus address ${hex(addr)} is inside ${m.rootComplex!.name}'s ${p2p.kind} window; the root complex routes it peer to peer and it never reaches the IOMMU or memory`,
       };
+    } else if (m.rootComplex && !m.rootComplex.forwardsUpstream(addr)) {
+      outcome = {
+        kind: 'p2p',
+        detail: `bus address ${hex(addr)} is outside ${m.rootComplex.name}'s inbound dma-ranges; the root complex does not forward it upstream and it never reaches the IOMMU or memory`,
+      };
     } else if (write && iw && addr >= iw.base && addr - iw.base < iw.size) {
       const r = iw.deliver(m, addr, data!);
       outcome = r.fault ? { kind: 'fault', fault: r.fault } : { kind: 'interrupt', detail: r.detail };

@@ -260,6 +260,13 @@ export interface PciHostBridgeInit {
   /** ECAM window: 1 MiB of config space per bus (PCIe 7.2.2). */
   ecamBase: u64;
   windows: PciWindow[];
+  /**
+   * Inbound windows (device tree `dma-ranges`): the bus addresses the root
+   * complex forwards upstream. Absent = every address outside the outbound
+   * windows goes up. A request outside all of them is not forwarded: it
+   * reaches neither the IOMMU nor memory (iProc's PAXB, seed 002).
+   */
+  dmaRanges?: { pciBase: u64; size: u64 }[];
 }
 
 /** A root complex: its ECAM config window, windows, and the functions below it. */
@@ -270,6 +277,7 @@ export class PciHostBridge {
   readonly busEnd: number;
   readonly ecamBase: u64;
   readonly windows: PciWindow[];
+  readonly dmaRanges: { pciBase: u64; size: u64 }[] | undefined;
   readonly functions: PciFunction[] = [];
 
   constructor(init: PciHostBridgeInit) {
@@ -280,6 +288,12 @@ export class PciHostBridge {
     this.busEnd = init.busEnd;
     this.ecamBase = init.ecamBase;
     this.windows = init.windows;
+    this.dmaRanges = init.dmaRanges;
+  }
+
+  /** Does the root complex forward an upstream request for this bus address (dma-ranges)? */
+  forwardsUpstream(addr: u64): boolean {
+    return !this.dmaRanges || this.dmaRanges.some((r) => addr >= r.pciBase && addr - r.pciBase < r.size);
   }
 
   get ecamSize(): u64 {

@@ -84,6 +84,8 @@ interface ArmSmmuBoard {
   ecamBase: u64;
   busEnd: number;
   windows: PciHostBridge['windows'];
+  /** Inbound dma-ranges of the host bridge (absent: everything goes upstream). */
+  dmaRanges?: PciHostBridge['dmaRanges'];
   /** The disk's slot and the hypervisor's DMA path when dma-path=auto. */
   diskDev: number;
   autoPath: (o: { iommuPlatform: boolean }) => 'translated' | 'bypass';
@@ -105,7 +107,7 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
   m.addIommu(smmu);
 
-  const host = new PciHostBridge({ name: 'pcie.0', segment: 0, busStart: 0, busEnd: b.busEnd, ecamBase: b.ecamBase, windows: b.windows });
+  const host = new PciHostBridge({ name: 'pcie.0', segment: 0, busStart: 0, busEnd: b.busEnd, ecamBase: b.ecamBase, windows: b.windows, dmaRanges: b.dmaRanges });
   m.addPciHost(host);
   for (const w of host.windows) mem.addRegion({ name: `${host.name}-${w.kind}-window`, base: w.cpuBase, size: w.size, kind: 'mmio', handler: host.windowHandler(w) });
   b.ram.forEach((r, i) => mem.addRegion({ name: b.ram.length > 1 ? `dram${i}` : 'mach-virt.ram', base: r.base, size: r.size, kind: 'ram' }));
@@ -139,7 +141,7 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     smmus: [{ kind: 'smmuv3', base: b.smmuBase, hw: smmu, devName: b.smmuDevName, streamId: (h, f) => (h === host ? f.rid : undefined) }],
   };
   const cmdline = new Map<string, string>();
-  for (const o of CMDLINE_OPTIONS) {
+  for (const o of preset.options.filter((x) => x.scope === 'cmdline')) {
     const v = options.get(o.name);
     if (v === undefined || v === '') continue;
     if (o.name === 'cmdline') for (const [k, x] of splitCmdline(v)) cmdline.set(k, x);
@@ -238,6 +240,61 @@ export const qemuVirtSmmuv3: Preset = {
         { kind: 'mem32', cpuBase: 0x1000_0000n, pciBase: 0x1000_0000n, size: 0x2eff_0000n },
         { kind: 'io', cpuBase: 0x3eff_0000n, pciBase: 0x0n, size: 0x1_0000n },
         { kind: 'mem64-pref', cpuBase: 0x80_0000_0000n, pciBase: 0x80_0000_0000n, size: 0x80_0000_0000n },
+      ],
+      diskDev: 1,
+      autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
+      unsetSsid: 0,
+    }, options);
+  },
+};
+
+/** arm-smmu-v3.msi_iova_base: seed 002's proposed parameter (kernel/arm-smmu-v3.ts msiIovaBase). */
+const MSI_IOVA_BASE_OPTION: OptionDef = {
+  name: 'arm-smmu-v3.msi_iova_base',
+  default: '',
+  desc: "the SW_MSI window's base, default 0x8000000 (MSI_IOVA_BASE); seed 002's RFC proposed this parameter (never merged): the lab applies it to the SMMUv3 driver (kernel parameter)",
+  scope: 'cmdline',
+  validate: (v) => (v === '' || (/^0x[0-9a-f]+$/i.test(v) && (BigInt(v) & 0xfffffn) === 0n && BigInt(v) < 1n << 48n) ? undefined : 'a 1 MiB-aligned address below 2^48 in hex, e.g. 0xa0000000'),
+};
+
+export const armIprocSmmuv3: Preset = {
+  name: 'arm-iproc-smmuv3',
+  summary: "seed 002's platform class: SMMUv3 + ITS, a PCIe host bridge whose inbound dma-ranges leave out 0x8000000",
+  description:
+    "A Broadcom iProc-class arm64 board (seed 002, May 2020), illustrative memory map: the PCIe host bridge forwards device requests upstream only for its inbound dma-ranges (0x80000000-0xffffffff and 0x800000000-0xfffffffff, where the RAM is), so a device write to IOVA 0x8000000 -- the SMMU driver's hard-coded SW_MSI window -- never reaches the SMMU or the ITS. Kernel DMA domains avoid the gaps (aadad097cd46); VFIO's unmanaged domain does not. arm-smmu-v3.msi_iova_base moves the window (the RFC's proposal). A modern virtio-blk with iommu_platform=on stands in for the thread's NIC.",
+  options: [
+    ERA_OPTION('6.1'),
+    ...CMDLINE_OPTIONS,
+    MSI_IOVA_BASE_OPTION,
+    ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'on' }),
+  ],
+  panes: [
+    { title: 'SMMU events', run: 'smmu events' },
+    { title: 'VFIO', run: 'vfio maps' },
+  ],
+  validate(options) {
+    return deviceCheck(options, armIprocSmmuv3);
+  },
+  build(options) {
+    return buildArmSmmu(armIprocSmmuv3, {
+      preset: 'arm-iproc-smmuv3',
+      board: 'iProc-class arm64 board (illustrative memory map)',
+      ram: [{ base: 0x8000_0000n, size: 2n * GiB }, { base: 0x8_8000_0000n, size: 2n * GiB }],
+      smmuBase: 0x6400_0000n,
+      smmuName: 'smmuv3',
+      smmuDevName: '64000000.smmu',
+      itsBase: 0x63c2_0000n,
+      gicdBase: 0x63c0_0000n,
+      ecamBase: 0x6000_0000n,
+      busEnd: 15,
+      windows: [
+        { kind: 'mem32', cpuBase: 0x4000_0000n, pciBase: 0x4000_0000n, size: 0x2000_0000n },
+        { kind: 'io', cpuBase: 0x6200_0000n, pciBase: 0x0n, size: 0x1_0000n },
+        { kind: 'mem64-pref', cpuBase: 0x40_0000_0000n, pciBase: 0x40_0000_0000n, size: 0x40_0000_0000n },
+      ],
+      dmaRanges: [
+        { pciBase: 0x8000_0000n, size: 0x8000_0000n },
+        { pciBase: 0x8_0000_0000n, size: 0x8_0000_0000n },
       ],
       diskDev: 1,
       autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),

@@ -140,4 +140,33 @@ test('undo takes back a MAP_DMA: mapping, pins and the IOMMU entry', () => {
   assert.not.ok(s.execute('devdma read vda 0x10000000 4').ok && false);
 });
 
+test('arm-iproc-smmuv3 (seed 002): outside the inbound dma-ranges the bridge drops the write; the kernel allocator avoids the gaps, VFIO does not', () => {
+  const s = booted('arm-iproc-smmuv3');
+  const linux = s.system.linux!;
+  const vda = linux.device('vda')!;
+  // Kernel DMA domain: the doorbell IOVA comes from the allocator, inside dma-ranges.
+  const k = linux.iommuDma.iommuDmaPrepareMsi(vda, 0x63c3_0040n);
+  assert.ok(k.ok && k.iova !== undefined && k.iova >= 0x8000_0000n && k.iova < 0x1_0000_0000n);
+  const rc = vda.master.rootComplex!;
+  assert.ok(rc.forwardsUpstream(0x8000_0000n));
+  assert.not.ok(rc.forwardsUpstream(0x800_0000n));
+  // VFIO: the cookie sits at 0x8000000, which the bridge never forwards.
+  for (const l of ['driver override vda vfio-pci', 'driver unbind vda', 'driver bind vda', 'vfio attach 0', 'vfio set-iommu']) ok(s, l);
+  const r = vfio(s).prepareMsi(vda, 0x63c3_0040n);
+  assert.ok(r.ok && r.msgAddr === 0x800_0040n);
+  assert.not.ok(rc.forwardsUpstream(r.msgAddr));
+  // MAP_DMA in the gap is accepted (VFIO's list does not know dma-ranges) and the device's write never lands.
+  assert.ok(vfio(s).mapDma(0x810_0000n, 0x1000n, W).ok);
+  const w = s.machine.dmaWrite(vda.master, 0x810_0000n, new Uint8Array([1, 2, 3, 4]));
+  assert.not.ok(w.ok);
+});
+
+test('arm-smmu-v3.msi_iova_base moves the SW_MSI region and with it the valid IOVA list and the doorbell', () => {
+  const s = booted('arm-iproc-smmuv3', 'arm-smmu-v3.msi_iova_base=0xa0000000');
+  for (const l of ['driver override vda vfio-pci', 'driver unbind vda', 'driver bind vda', 'vfio attach 0', 'vfio set-iommu']) ok(s, l);
+  assert.equal(vfio(s).iovaList, [{ start: 0x0n, end: 0x9fff_ffffn }, { start: 0xa010_0000n, end: 0xffff_ffff_ffffn }]);
+  const r = vfio(s).prepareMsi(s.system.linux!.device('vda')!, 0x63c3_0040n);
+  assert.ok(r.ok && r.msgAddr === 0xa000_0040n);
+});
+
 test.run();

@@ -62,6 +62,7 @@ function driverNote(linux: Linux, dev: KDevice): string {
   const drv = linux.bound.get(dev.name);
   const tail = "The message is what pci_write_msi_msg would put in the device's MSI/MSI-X capability; no device model in the lab reads it from there.";
   if (drv === 'virtio-pci') return `virtio-pci in this lab uses INTx (vp_interrupt reads the ISR) and never enables MSI-X, so ${dev.alias ?? dev.name} does not use this message; real Linux asks for MSI-X first (vp_find_vqs_msix) and would get this. ${tail}`;
+  if (drv === 'vfio-pci') return `vfio-pci holds ${dev.name}: a user-space driver enables its MSI-X with VFIO_DEVICE_SET_IRQS (vfio irq DEV), which maps the doorbell as above. ${tail}`;
   if (drv) return `${drv} is bound to ${dev.name}, but its I/O is not modelled: nothing enables MSI for it here. This is what the kernel's MSI domain composes when the driver does (pci_alloc_irq_vectors). ${tail}`;
   return `no driver is bound to ${dev.name}: nothing enables MSI for it. This is what the kernel's MSI domain would compose. ${tail}`;
 }
@@ -204,6 +205,8 @@ function armMsi(s: Session, linux: Linux, dev: KDevice, master: DmaMaster, sp: S
   const p2p = master.rootComplex?.windows.find((w) => w.kind !== 'io' && addr >= w.pciBase && addr - w.pciBase < w.size);
   if (p2p) {
     landing = { ok: false, detail: `${hex(addr)} is inside ${master.rootComplex!.name}'s ${p2p.kind} window: the root complex routes the write peer to peer and it never reaches the ${master.path === 'translated' ? 'SMMU or the ' : ''}ITS (seed 002)` };
+  } else if (master.rootComplex && !master.rootComplex.forwardsUpstream(addr)) {
+    landing = { ok: false, detail: `${hex(addr)} is outside ${master.rootComplex.name}'s inbound dma-ranges: the root complex does not forward the write upstream, so it never reaches the ${master.path === 'translated' ? 'SMMU or the ' : ''}ITS: no interrupt (seed 002)` };
   } else {
     let pa = addr;
     let fault: { name: string; code: number; detail: string } | undefined;
