@@ -102,8 +102,14 @@ interface VfioState {
   /** SET_IOMMU done (TYPE1v2). */
   iommuSet: boolean;
   domains: VfioDomainState[];
-  /** vfio_iommu->dma_list, sorted by IOVA. */
-  dmas: VfioDma[];
+  /**
+   * vfio_iommu->dma_list (an rbtree in Linux): sorted by IOVA, kept as
+   * chunks of at most DMA_CHUNK entries so that insert and remove cost
+   * O(sqrt n) and lookups are binary searches, flat from 1k to 100k
+   * mappings. Every chunk is non-empty; mappings never overlap.
+   */
+  chunks: VfioDma[][];
+  count: number;
   iovaList: VfioIova[];
   /** Pages pinned (locked_vm) and the limit in bytes. */
   pinned: number;
@@ -114,6 +120,19 @@ interface VfioState {
   userPages: Record<string, u64>;
   /** Pin counts of user pages mapped more than once. */
   pinCount: Record<string, number>;
+  /** MSI-X vectors set up with VFIO_DEVICE_SET_IRQS: device, doorbell PA, message address. */
+  irqs: { dev: string; doorbell: u64; msgAddr: u64 }[];
+}
+
+/** Where a device's MSI write goes: delivered to the doorbell, or why not. */
+export interface VfioIrqPath {
+  dev: string;
+  doorbell: u64;
+  msgAddr: u64;
+  delivered: boolean;
+  /** 'ok' | 'bridge' (not forwarded upstream / claimed by a window) | 'fault' (IOMMU) | 'elsewhere'. */
+  outcome: 'ok' | 'bridge' | 'fault' | 'elsewhere';
+  detail: string;
 }
 
 export interface VfioGroupStatus {
@@ -139,6 +158,8 @@ export interface VfioError {
 export type VfioResult<T> = ({ ok: true } & T) | ({ ok: false } & VfioError);
 
 const PAGE = 4096n;
+/** Mappings per chunk of the sorted list (split at twice this). */
+const DMA_CHUNK = 256;
 const lowestPgsize = (bitmap: u64): u64 => bitmap & -bitmap;
 
 export class VfioContainer implements Stateful {
@@ -149,7 +170,7 @@ export class VfioContainer implements Stateful {
   }
 
   private static empty(memlock: u64): VfioState {
-    return { groups: [], iommuSet: false, domains: [], dmas: [], iovaList: [], pinned: 0, memlock, dmaEntryLimit: DMA_ENTRY_LIMIT_DEFAULT, allowUnsafeInterrupts: false, userPages: {}, pinCount: {} };
+    return { groups: [], iommuSet: false, domains: [], chunks: [], count: 0, iovaList: [], pinned: 0, memlock, dmaEntryLimit: DMA_ENTRY_LIMIT_DEFAULT, allowUnsafeInterrupts: false, userPages: {}, pinCount: {}, irqs: [] };
   }
 
   get groups(): readonly number[] {
@@ -158,8 +179,12 @@ export class VfioContainer implements Stateful {
   get iommuSet(): boolean {
     return this.s.iommuSet;
   }
+  /** Every mapping, by IOVA (a fresh flat array: for inspectors, not hot paths). */
   get dmas(): readonly VfioDma[] {
-    return this.s.dmas;
+    return this.s.chunks.flat();
+  }
+  get dmaCount(): number {
+    return this.s.count;
   }
   get domains(): readonly VfioDomainState[] {
     return this.s.domains;
@@ -246,7 +271,7 @@ export class VfioContainer implements Stateful {
     this.s.groups = this.s.groups.filter((g) => g !== id);
     if (!this.s.groups.length) {
       // The last group gone: the container's IOMMU goes with it (vfio_container_detach_group).
-      for (const d of [...this.s.dmas]) this.removeDma(d);
+      for (const d of this.dmas) this.removeDma(d);
       this.s.iommuSet = false;
       this.s.domains = [];
       this.s.iovaList = [];
@@ -308,14 +333,14 @@ export class VfioContainer implements Stateful {
     }
     // The new aperture and the group's reserved regions must not cut an existing mapping.
     const list = this.buildIovaList([...this.s.domains.filter((d) => d !== ds).map((d) => d.domain), ds.domain], [...this.s.groups.filter((g) => g !== id && this.s.domains.some((d) => d.groups.includes(g))), id]);
-    const cut = this.s.dmas.find((d) => !list.some((r) => d.iova >= r.start && d.iova + d.size - 1n <= r.end));
+    const cut = this.dmas.find((d) => !list.some((r) => d.iova >= r.start && d.iova + d.size - 1n <= r.end));
     if (cut) return { ok: false, errno: EINVAL, why: `a mapping at ${hex(cut.iova)} lies outside the new valid IOVA ranges` };
     const r = this.linux.core.attachGroup(id, ds.domain);
     if (r < 0) return { ok: false, errno: -r, why: `iommu_attach_group(group ${id}) failed` };
     if (fresh) {
       this.s.domains.push(ds);
       // Existing mappings are replayed into a new domain (vfio_iommu_replay).
-      for (const d of this.s.dmas) this.iommuMapDma(ds.domain, d);
+      for (const d of this.dmas) this.iommuMapDma(ds.domain, d);
       if (sw && !hasHwMsi) {
         this.linux.iommuDma.iommuGetMsiCookie(ds.domain, sw.start);
         ds.msiBase = sw.start;
@@ -332,7 +357,7 @@ export class VfioContainer implements Stateful {
     if (!ds) return;
     ds.groups = ds.groups.filter((g) => g !== id);
     if (!ds.groups.length) {
-      for (const d of this.s.dmas) this.linux.core.iommuUnmap(ds.domain, d.iova, d.size);
+      for (const d of this.dmas) this.linux.core.iommuUnmap(ds.domain, d.iova, d.size);
       this.linux.iommuDma.iommuPutDmaCookie(ds.domain);
       this.s.domains = this.s.domains.filter((d) => d !== ds);
     }
@@ -388,31 +413,59 @@ export class VfioContainer implements Stateful {
 
   // ---- MAP / UNMAP ---------------------------------------------------------------------
 
-  /** vfio_find_dma: the first mapping overlapping [iova, iova + size). */
-  private findDma(iova: u64, size: u64): VfioDma | undefined {
-    const a = this.s.dmas;
+  /** Chunk and index of the first mapping that ends above `iova` (ci = chunks.length: none). */
+  private locate(iova: u64): { ci: number; ei: number } {
+    const c = this.s.chunks;
+    const endOf = (d: VfioDma): u64 => d.iova + d.size;
     let lo = 0;
-    let hi = a.length;
-    // First mapping whose end is above iova.
+    let hi = c.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (a[mid]!.iova + a[mid]!.size <= iova) lo = mid + 1;
+      const ch = c[mid]!;
+      if (endOf(ch[ch.length - 1]!) <= iova) lo = mid + 1;
       else hi = mid;
     }
-    const d = a[lo];
+    if (lo === c.length) return { ci: lo, ei: 0 };
+    const ch = c[lo]!;
+    let a = 0;
+    let b = ch.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (endOf(ch[mid]!) <= iova) a = mid + 1;
+      else b = mid;
+    }
+    return { ci: lo, ei: a };
+  }
+
+  /** vfio_find_dma: the first mapping overlapping [iova, iova + size). */
+  private findDma(iova: u64, size: u64): VfioDma | undefined {
+    const { ci, ei } = this.locate(iova);
+    const d = this.s.chunks[ci]?.[ei];
     return d && d.iova < iova + size ? d : undefined;
   }
 
-  private insertAt(iova: u64): number {
-    const a = this.s.dmas;
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid]!.iova < iova) lo = mid + 1;
-      else hi = mid;
+  /** Insert a mapping that overlaps none (vfio_link_dma). */
+  private linkDma(d: VfioDma): void {
+    const c = this.s.chunks;
+    let { ci, ei } = this.locate(d.iova);
+    if (ci === c.length) {
+      if (!c.length) c.push([]);
+      ci = c.length - 1;
+      ei = c[ci]!.length;
     }
-    return lo;
+    const ch = c[ci]!;
+    ch.splice(ei, 0, d);
+    if (ch.length > 2 * DMA_CHUNK) c.splice(ci + 1, 0, ch.splice(DMA_CHUNK));
+    this.s.count++;
+  }
+
+  /** Remove a mapping that is in the list (vfio_unlink_dma). */
+  private unlinkDma(d: VfioDma): void {
+    const { ci, ei } = this.locate(d.iova);
+    const ch = this.s.chunks[ci]!;
+    ch.splice(ei, 1);
+    if (!ch.length) this.s.chunks.splice(ci, 1);
+    this.s.count--;
   }
 
   /**
@@ -438,7 +491,7 @@ export class VfioContainer implements Stateful {
     }
     const over = this.findDma(iova, size);
     if (over) return { ok: false, errno: EEXIST, why: `it overlaps the mapping at ${hex(over.iova)} (${hex(over.size)} bytes)` };
-    if (this.s.dmas.length >= this.s.dmaEntryLimit) return { ok: false, errno: ENOSPC, why: `the container has ${this.s.dmas.length} mappings, dma_entry_limit (${this.s.dmaEntryLimit})` };
+    if (this.s.count >= this.s.dmaEntryLimit) return { ok: false, errno: ENOSPC, why: `the container has ${this.s.count} mappings, dma_entry_limit (${this.s.dmaEntryLimit})` };
     const last = iova + size - 1n;
     if (!this.s.iovaList.some((r) => iova >= r.start && last <= r.end)) {
       return { ok: false, errno: EINVAL, why: `[${hex(iova)}, ${hex(last)}] is not inside one valid IOVA range (a reserved region or the aperture's end cuts it): vfio info lists them` };
@@ -458,7 +511,7 @@ export class VfioContainer implements Stateful {
       this.unpin(vaddr, pages);
       return { ok: false, errno: ENOMEM, why: `iommu_map failed: ${(e as Error).message}` };
     }
-    this.s.dmas.splice(this.insertAt(iova), 0, dma);
+    this.linkDma(dma);
     return { ok: true, dma };
   }
 
@@ -498,8 +551,7 @@ export class VfioContainer implements Stateful {
   private removeDma(d: VfioDma): void {
     for (const ds of this.s.domains) this.linux.core.iommuUnmap(ds.domain, d.iova, d.size);
     this.unpin(d.vaddr, Number(d.size / PAGE));
-    const i = this.s.dmas.indexOf(d);
-    if (i >= 0) this.s.dmas.splice(i, 1);
+    this.unlinkDma(d);
   }
 
   // ---- the user process's pages ------------------------------------------------------
@@ -557,7 +609,36 @@ export class VfioContainer implements Stateful {
     if (id === undefined || !this.s.groups.includes(id) || !this.s.iommuSet) return { ok: false, errno: EINVAL, why: `${dev.name}'s group is not in a container with an IOMMU set (a device fd needs both)` };
     const r = this.linux.iommuDma.iommuDmaPrepareMsi(dev, doorbell);
     if (!r.ok) return { ok: false, errno: r.errno, why: `iommu_dma_prepare_msi(${hex(doorbell)}) failed` };
+    this.s.irqs = this.s.irqs.filter((x) => x.dev !== dev.name);
+    this.s.irqs.push({ dev: dev.name, doorbell, msgAddr: r.msgAddr });
     return { ok: true, iova: r.iova, msgAddr: r.msgAddr };
+  }
+
+  /**
+   * For every vector set up: follow the device's MSI write as the hardware
+   * would (host bridge windows and dma-ranges, then the IOMMU), without
+   * making it or recording anything.
+   */
+  irqPaths(): VfioIrqPath[] {
+    return this.s.irqs.map((q) => {
+      const dev = this.linux.device(q.dev);
+      const m = dev?.master;
+      const base = { dev: q.dev, doorbell: q.doorbell, msgAddr: q.msgAddr };
+      if (!m) return { ...base, delivered: false, outcome: 'elsewhere' as const, detail: 'the device is gone' };
+      const rc = m.rootComplex;
+      const win = rc?.windows.find((w) => w.kind !== 'io' && q.msgAddr >= w.pciBase && q.msgAddr - w.pciBase < w.size);
+      if (win) return { ...base, delivered: false, outcome: 'bridge' as const, detail: `${hex(q.msgAddr)} is inside ${rc!.name}'s ${win.kind} window: routed peer to peer` };
+      if (rc && !rc.forwardsUpstream(q.msgAddr)) return { ...base, delivered: false, outcome: 'bridge' as const, detail: `${hex(q.msgAddr)} is outside ${rc.name}'s inbound dma-ranges: not forwarded upstream` };
+      let pa = q.msgAddr;
+      if (m.path === 'translated' && m.iommu) {
+        const t = m.iommu.translate({ sid: m.sid, addr: q.msgAddr, write: true }, { record: false, useTlb: false });
+        if (!t.ok) return { ...base, delivered: false, outcome: 'fault' as const, detail: `${m.iommu.name}: ${t.fault.name}` };
+        pa = t.pa;
+      }
+      return pa === q.doorbell
+        ? { ...base, delivered: true, outcome: 'ok' as const, detail: `reaches the doorbell ${hex(pa)}` }
+        : { ...base, delivered: false, outcome: 'elsewhere' as const, detail: `reaches ${hex(pa)}, not the doorbell` };
+    });
   }
 
   // ---- state -----------------------------------------------------------------------------

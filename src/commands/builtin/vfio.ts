@@ -290,6 +290,24 @@ const vfioIrq: CommandSpec = {
   },
 };
 
+const vfioIrqs: CommandSpec = {
+  name: 'vfio irqs',
+  summary: 'The MSI-X vectors VFIO set up, and where each device write really goes (nothing is sent)',
+  help: "For each `vfio irq DEV`: the message address and the path the device's write would take: the host bridge (outbound windows, inbound dma-ranges), then the IOMMU, then the doorbell. delivered = it reaches GITS_TRANSLATER.",
+  examples: ['vfio irqs'],
+  exampleMachine: MACHINE,
+  exampleSetup: [...SETUP_ATTACHED, 'vfio irq vda'],
+  args: [],
+  mutates: false,
+  run(s, a) {
+    const linux = needLinux(s, a.all);
+    const irqs = linux.vfio.irqPaths();
+    const lines: Line[] = irqs.length ? [] : [plain('no vector set up (vfio irq DEV)')];
+    for (const q of irqs) lines.push([span(`${q.dev}: message address `), span(hex(q.msgAddr), 'addr'), span(' -> '), span(q.delivered ? 'delivered' : 'LOST', q.delivered ? 'ok' : 'bad'), span(`: ${q.detail}`, 'dim')]);
+    return { kind: 'vfio-irqs', data: { irqs }, lines };
+  },
+};
+
 const PARAMS = ['memlock', 'dma_entry_limit', 'allow_unsafe_interrupts'] as const;
 
 const vfioParam: CommandSpec = {
@@ -328,4 +346,4 @@ const vfioParam: CommandSpec = {
   },
 };
 
-export const vfioCommands: CommandSpec[] = [vfioGroup, vfioAttach, vfioDetach, vfioSetIommu, vfioInfo, vfioMap, vfioUnmap, vfioMaps, vfioIrq, vfioParam];
+export const vfioCommands: CommandSpec[] = [vfioGroup, vfioAttach, vfioDetach, vfioSetIommu, vfioInfo, vfioMap, vfioUnmap, vfioMaps, vfioIrq, vfioIrqs, vfioParam];
