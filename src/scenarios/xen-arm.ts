@@ -20,6 +20,7 @@ import { splitCmdline } from './options.ts';
 import { XenWorld, XEN_MACHINE_RAM, setXenWorld } from '../kernel/xen/world.ts';
 import { XEN_ERAS, type XenEra } from '../kernel/xen/era.ts';
 import type { CpuMemory } from '../kernel/xen/swiotlb-xen.ts';
+import { CpuCache } from '../machine/cache.ts';
 
 export const xenArm: Preset = {
   name: 'xen-arm',
@@ -39,25 +40,30 @@ export const xenArm: Preset = {
     m.memory.addRegion({ name: 'machine.ram', base: XEN_MACHINE_RAM.base, size: XEN_MACHINE_RAM.size, kind: 'ram' });
     const cmdline = splitCmdline(options.get('cmdline') ?? '');
     const kernel = new Kernel(cmdline);
-    // Without a CPU cache model the CPU reads and writes memory directly and maintenance has nothing to do.
-    const cpu: CpuMemory = {
-      read: (pa, len) => m.memory.read(pa, len),
-      write: (pa, data) => m.memory.write(pa, data),
-      clean: () => {},
-      invalidate: () => {},
-    };
+    // A coherent controller snoops the CPU caches, which is the same as the
+    // CPU reading and writing RAM directly. A non-coherent one does not: the
+    // CPU then goes through a write-back cache (machine/cache.ts) that only
+    // cache maintenance -- dom0's by address, or Xen's GNTTABOP_cache_flush
+    // by machine address -- reconciles with RAM.
+    const coherent = (options.get('sda.coherent') ?? 'yes') === 'yes';
+    const cache = coherent ? undefined : new CpuCache(m.memory);
+    if (cache) m.register('cpu-cache', cache);
+    const cpu: CpuMemory = cache
+      ? { read: (pa, len) => cache.read(pa, len), write: (pa, data) => cache.write(pa, data), clean: (pa, len) => cache.clean(pa, len), invalidate: (pa, len) => cache.invalidate(pa, len) }
+      : { read: (pa, len) => m.memory.read(pa, len), write: (pa, data) => m.memory.write(pa, data), clean: () => {}, invalidate: () => {} };
     const world = new XenWorld(
       m,
       kernel,
       {
         era: (options.get('kernel') ?? '6.x') as XenEra,
         cacheFlush: (options.get('xen.cache-flush') ?? 'yes') === 'yes',
-        coherent: (options.get('sda.coherent') ?? 'yes') === 'yes',
+        coherent,
         dmaOffset: BigInt(options.get('sda.dma-offset') ?? '0'),
         swiotlbForce: (cmdline.get('swiotlb') ?? '').split(',').includes('force'),
       },
       cpu,
     );
+    world.xen.cache = cache;
     setXenWorld(m, world);
     return new System(xenArm, options, m, kernel);
   },
