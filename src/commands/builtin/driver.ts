@@ -73,7 +73,9 @@ export const driverUnbind: CommandSpec = {
     if (group !== undefined) {
       const own = linux.core.groupOwnership(group);
       lines.push(plain(`  iommu group ${group}: ${own?.ownerCnt ? `still used by ${own.ownerCnt} DMA user${own.ownerCnt === 1 ? '' : 's'}` : 'no driver uses the DMA API in it now'}: its type is ${linux.core.groupShowType(group).trim()}`));
-      if (!own?.ownerCnt) lines.push([span(`  group type ${group} identity|DMA|DMA-FQ|auto changes it; driver bind ${k.ref.name} probes again`, 'dim')]);
+      // The sysfs type file became writable in v5.11 (iommu_group_store_type); before, only a reboot changed it.
+      const writable = linux.core.config.version >= 511;
+      if (!own?.ownerCnt) lines.push([span(writable ? `  group type ${group} identity|DMA|DMA-FQ|auto changes it; driver bind ${k.ref.name} probes again` : `  driver bind ${k.ref.name} probes again (the group's type is fixed at boot on ${linux.era}: iommu.passthrough= or iommu=pt)`, 'dim')]);
     }
     lines.push([span(`  DMA masks unchanged: ${hex(dev.dmaMask)} (coherent ${hex(dev.coherentDmaMask)})`, 'dim')]);
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);

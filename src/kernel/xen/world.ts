@@ -114,7 +114,8 @@ export class XenWorld {
       const pa = DOM0_SWIOTLB.base + BigInt(off);
       if (this.swiotlb.rangeStraddlesPageBoundary(pa, chunk)) throw new Error('swiotlb-xen pool not machine-contiguous');
     }
-    log(`software IO TLB: mapped [mem ${hex(DOM0_SWIOTLB.base, 16)}-${hex(DOM0_SWIOTLB.base + BigInt(bytes) - 1n, 16)}] (${bytes >> 20}MB)`);
+    // swiotlb_print_info prints mem->end = start + bytes: the end is exclusive.
+    log(`software IO TLB: mapped [mem ${hex(DOM0_SWIOTLB.base, 16)}-${hex(DOM0_SWIOTLB.base + BigInt(bytes), 16)}] (${bytes >> 20}MB)`);
     // hypercall_cflush: probe GNTTABOP_cache_flush with an empty op (arch/arm/xen/mm.c xen_mm_init).
     const era = XEN_ERAS[this.options.era];
     // xen_mm_init: an empty GNTTABOP_cache_flush; anything but -ENOSYS means Xen has the op.
