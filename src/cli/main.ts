@@ -3,6 +3,7 @@
  * dispatches. Only the terminal UI imports Ink and React, lazily, so
  * `--version`, `run`, `repl` and friends start fast (see PLATFORM.md).
  */
+import { visibleKeepSgr } from '../inspect/view.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { version } from './version.ts';
@@ -69,8 +70,10 @@ const ALLOWED: Record<string, string[]> = {
 
 class UsageError extends Error {}
 
-const out = (s: string): void => void process.stdout.write(s);
-const err = (s: string): void => void process.stderr.write(s);
+// The last write of every CLI path: the lab's own colour codes pass, any other
+// control byte (from a lesson, a log, an imported file) is shown, not sent.
+const out = (s: string): void => void process.stdout.write(visibleKeepSgr(s));
+const err = (s: string): void => void process.stderr.write(visibleKeepSgr(s));
 
 function parseSets(sets: string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();

@@ -2,7 +2,7 @@
  * Text and JSON renderers for command outcomes. They return strings; the
  * REPL and the script runner decide where to write them.
  */
-import type { Line, Style } from '../inspect/view.ts';
+import { visible, type Line, type Style } from '../inspect/view.ts';
 import { formatError } from './errors.ts';
 import type { Outcome } from './session.ts';
 
@@ -19,7 +19,8 @@ const ANSI: Record<Style, [string, string]> = {
 };
 
 export function renderLine(l: Line, color: boolean): string {
-  return l.map((s) => (color && s.style ? ANSI[s.style][0] + s.text + ANSI[s.style][1] : s.text)).join('');
+  // Span text may hold bytes from a log, a script or a lesson: never raw control bytes to the terminal.
+  return l.map((s) => (color && s.style ? ANSI[s.style][0] + visible(s.text) + ANSI[s.style][1] : visible(s.text))).join('');
 }
 
 export function renderLines(lines: Line[], color: boolean): string {
@@ -28,7 +29,8 @@ export function renderLines(lines: Line[], color: boolean): string {
 
 /** The error block for a failed outcome (message, line with caret, expected, hint). */
 export function renderError(o: Extract<Outcome, { ok: false }>, color: boolean, prefix = ''): string {
-  const lines = formatError(o.line, o.error);
+  // The message and the echoed input line come from the user's text.
+  const lines = formatError(o.line, o.error).map(visible);
   if (prefix) lines[0] = prefix + lines[0];
   if (!color) return lines.join('\n');
   return lines.map((l, i) => (i === 0 ? `\x1b[31m${l}\x1b[39m` : l.trimStart().startsWith('^') ? `\x1b[31m${l}\x1b[39m` : l)).join('\n');

@@ -19,6 +19,44 @@ export const plain = (text: string): Line => [{ text }];
 export const styled = (text: string, style: Style): Line => [{ text, style }];
 export const lineText = (l: Line): string => l.map((s) => s.text).join('');
 
+// ---- text that did not come from the lab -------------------------------------------
+//
+// Lesson files, kernel logs given to `decode`, scripts, imported progress and
+// anything a user typed can hold terminal control bytes: ESC starts CSI/OSC
+// sequences (OSC 52 writes the clipboard, OSC 0 the window title), BEL, C1
+// controls (0x80-0x9f, e.g. U+009B CSI), and bidi overrides that reorder
+// what is shown. They are rendered visibly instead: \x1b, \x07, \u202e.
+// Tab and newline stay (the renderers lay text out with them).
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const escapeControl = (c: string): string => {
+  const n = c.codePointAt(0)!;
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+};
+
+const HAS_CONTROL = new RegExp(CONTROL.source);
+/** `text` with every terminal control character written out visibly (`\x1b`). */
+export const visible = (text: string): string => (HAS_CONTROL.test(text) ? text.replace(CONTROL, escapeControl) : text);
+
+// eslint-disable-next-line no-control-regex
+const SGR = /\x1b\[[0-9;]*m/g;
+/**
+ * For a whole block of output the lab itself coloured: its SGR colour codes
+ * (ESC [ n ; n m) pass, every other control byte is made visible. The CLI's
+ * last write goes through this, so nothing raw reaches the terminal even from
+ * a path that forgot `visible`.
+ */
+export function visibleKeepSgr(text: string): string {
+  let out = '';
+  let at = 0;
+  for (const m of text.matchAll(SGR)) {
+    out += visible(text.slice(at, m.index)) + m[0];
+    at = m.index! + m[0].length;
+  }
+  return out + visible(text.slice(at));
+}
+
 export interface Column {
   header: string;
   align?: 'left' | 'right';

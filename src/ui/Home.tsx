@@ -3,6 +3,7 @@
  * machines for free exploration. ↑↓ choose, ⏎ opens. The most recently
  * opened lesson is selected at start, so ⏎ continues where you were.
  */
+import { visible } from '../inspect/view.ts';
 import { Box, Text, useInput } from 'ink';
 import type { LessonEntry } from '../notebook/library.ts';
 import type { ProgressStore } from '../notebook/progress.ts';
@@ -90,7 +91,8 @@ export function Home({ lessons, presets, store, message, onOpen, onQuit, size: s
     const mins = e.lesson.meta.minutes ? `${e.lesson.meta.minutes} min` : '';
     if (i === sel) selRow = list.length;
     const titleW = Math.max(10, width - idW - 38);
-    const title = e.lesson.meta.title.length > titleW ? e.lesson.meta.title.slice(0, titleW - 1) + '…' : e.lesson.meta.title;
+    const t = visible(e.lesson.meta.title);
+    const title = t.length > titleW ? t.slice(0, titleW - 1) + '…' : t;
     list.push([
       { text: i === sel ? '▶ ' : '  ', style: i === sel ? 'select' : undefined },
       { text: e.id.padEnd(idW + 2), style: 'name' },
