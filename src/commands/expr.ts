@@ -105,6 +105,9 @@ function tokenize(src: string, base: number): Tok[] {
   return out;
 }
 
+/** Stated limit: nesting depth of parentheses, calls and unary operators in one expression. */
+export const MAX_EXPR_DEPTH = 256;
+
 const BINARY: { ops: string[] }[] = [
   { ops: ['|'] },
   { ops: ['^'] },
@@ -123,8 +126,23 @@ export function evalExpr(src: string, base: number, env: ExprEnv = {}): u64 {
   const peek = (): Tok => toks[p]!;
   const wrap = (v: bigint): u64 => BigInt.asUintN(64, v);
 
+  // Parentheses, function calls and unary operators nest by recursion:
+  // past MAX_EXPR_DEPTH levels the expression is refused with a caret,
+  // long before the JavaScript stack would overflow.
+  let depth = 0;
   const primary = (): u64 => {
     const t = toks[p++]!;
+    if (++depth > MAX_EXPR_DEPTH) {
+      throw new CommandError(`the expression nests deeper than ${MAX_EXPR_DEPTH} levels (a stated limit)`, { start: t.start, end: t.end }, `at most ${MAX_EXPR_DEPTH} nested parentheses, calls or unary operators`);
+    }
+    try {
+      return primaryAt(t);
+    } finally {
+      depth--;
+    }
+  };
+
+  const primaryAt = (t: Tok): u64 => {
     if (t.kind === 'num') return t.value!;
     if (t.kind === 'var') {
       const v = t.text === '$' ? env.last : env.lastAddr;

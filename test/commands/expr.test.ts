@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { evalExpr } from '../../src/commands/expr.ts';
+import { evalExpr, MAX_EXPR_DEPTH } from '../../src/commands/expr.ts';
 import { CommandError } from '../../src/commands/errors.ts';
 import { lex } from '../../src/commands/lexer.ts';
 
@@ -83,6 +83,22 @@ test('lexer: words, parenthesised expressions, key=value, strings and comments',
   assert.ok(s.tokens[1]!.quoted);
   assert.throws(() => lex('print (1 + 2'), /unbalanced/);
   assert.throws(() => lex('boot "open'), /unterminated/);
+});
+
+test('deep nesting (issue 12 item 9): a caret error at the first token past the limit, never a stack overflow', () => {
+  const n = 5000;
+  const deep = '('.repeat(n) + '1' + ')'.repeat(n);
+  try {
+    evalExpr(deep, 0);
+    assert.unreachable('should refuse');
+  } catch (e) {
+    assert.instance(e, CommandError);
+    assert.match((e as CommandError).message, `deeper than ${MAX_EXPR_DEPTH} levels`);
+    assert.is((e as CommandError).span?.start, MAX_EXPR_DEPTH);
+  }
+  assert.throws(() => evalExpr('-'.repeat(100_000) + '1', 0), (e: unknown) => e instanceof CommandError);
+  // At the limit it still works.
+  assert.is(evalExpr('('.repeat(MAX_EXPR_DEPTH - 1) + '7' + ')'.repeat(MAX_EXPR_DEPTH - 1), 0), 7n);
 });
 
 test.run();
