@@ -6,7 +6,7 @@
 import { visibleKeepSgr } from '../inspect/view.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { version } from './version.ts';
+import { version } from '../env/version.ts';
 import { PRESETS, DEFAULT_PRESET } from '../scenarios/index.ts';
 import { createSession } from '../commands/index.ts';
 import { CommandError } from '../commands/errors.ts';

@@ -5,7 +5,7 @@
  * line of the key or item it is about.
  */
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Scalar } from 'yaml';
-import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './format.ts';
+import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './lesson-types.ts';
 
 const FRONT_KEYS = ['id', 'title', 'summary', 'machine', 'options', 'minutes', 'prerequisites', 'panes'];
 const PREDICT_KEYS = ['question', 'choices', 'answer', 'explain'];

@@ -2,7 +2,7 @@
  * The progress store: where each lesson was left, what the reader did.
  *
  * File: stateDir()/progress.json (DMA_LAB_STATE_DIR overrides the
- * directory; see src/cli/paths.ts). Format, version 1:
+ * directory; see src/env/paths.ts). Format, version 1:
  *
  *   {
  *     "version": 1,
@@ -29,7 +29,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { stateDir } from '../cli/paths.ts';
+import { stateDir } from '../env/paths.ts';
 import type { Lesson } from './format.ts';
 
 export const PROGRESS_VERSION = 1;

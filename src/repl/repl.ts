@@ -12,7 +12,7 @@ import type { Session } from '../commands/session.ts';
 import { complete } from '../commands/complete.ts';
 import { renderError, renderLines } from '../commands/render.ts';
 import { colorizeInput } from './colorize.ts';
-import { historyFile } from '../cli/paths.ts';
+import { historyFile } from '../env/paths.ts';
 
 export interface ReplOptions {
   color: boolean;

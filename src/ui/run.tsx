@@ -9,7 +9,7 @@ import { App, type Start } from './App.tsx';
 import { listLessons, loadLessonFile } from '../notebook/library.ts';
 import { ProgressStore, progressFile } from '../notebook/progress.ts';
 import { PRESETS } from '../scenarios/index.ts';
-import { version } from '../cli/version.ts';
+import { version } from '../env/version.ts';
 import { timing } from './timing.ts';
 
 export interface TuiOptions {
