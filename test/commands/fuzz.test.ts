@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { createSession } from '../../src/commands/index.ts';
 import type { Session } from '../../src/commands/session.ts';
+import { checkLine } from './helpers.ts';
 
 const WORDS = ['xp', 'xp/8xb', 'xp/4xg', 'x/8xb', 'print', 'print/x', 'write', 'fill', 'info', 'mtree', 'pci', 'machine', 'undo', 'reset', 'walk', 'vda', 'dma', 'map', 'unmap', 'alloc', 'smmu', 'ste', 'cd', 'events', 'trace', 'show', 'set', 'blk', 'read', 'iova', 'dev:vda:', 'size=b', 'size=q', 'to_device', 'kernel=4.10-rc', 'help'];
 const NUMS = ['0', '1', '0x40000000', '0x8800d000', '0xffffffffffffffff', '4K', '1G', '0x12zz', '(1 << 64)', '-1', '$', '$_', '(', ')', '+', '~0', '1/0', '"str"', '#', '0b102'];
@@ -18,20 +19,7 @@ const line = fc.array(token, { maxLength: 6 }).map((ts) => ts.join(' '));
 const fingerprint = (s: Session): string =>
   JSON.stringify([s.system.preset.name, s.machine.memory.pageCount(), s.machine.trace.records().length, s.kernel.dmesg().length, s.undoDepth, s.kernel.booted]);
 
-function check(s: Session, l: string): void {
-  const before = fingerprint(s);
-  let o;
-  try {
-    o = s.execute(l);
-  } catch (e) {
-    assert.unreachable(`execute threw on ${JSON.stringify(l)}: ${(e as Error).stack}`);
-    return;
-  }
-  if (!o.ok) {
-    assert.not.match(o.error.message, 'internal error', `internal error on ${JSON.stringify(l)}: ${o.error.message}`);
-    assert.is(fingerprint(s), before, `failed command changed the machine: ${JSON.stringify(l)}`);
-  }
-}
+const check = (s: Session, l: string): void => checkLine(s, l, fingerprint);
 
 test('any line on the default machine: an outcome, no internal error, failures change nothing', () => {
   const s = createSession();
