@@ -4,6 +4,7 @@
  * `--version`, `run`, `repl` and friends start fast (see PLATFORM.md).
  */
 import { visibleKeepSgr } from '../inspect/view.ts';
+import { LessonFileError } from '../notebook/library.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { version } from '../env/version.ts';
@@ -182,6 +183,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommandError) {
       err(`dma-lab: ${e.message}${e.expected ? ` (expected ${e.expected})` : ''}${e.hint ? `; try ${e.hint}` : ''}\n`);
       return 2;
+    }
+    if (e instanceof LessonFileError) {
+      err(`dma-lab: ${e.message}\n`);
+      return 1;
     }
     throw e;
   }

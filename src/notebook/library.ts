@@ -3,7 +3,7 @@
  * DMA_LAB_LESSONS_DIR, for authors and tests), its files parsed and sorted
  * by file name (NN-slug.md, so NN orders them).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLesson, type ParseOptions, type Diagnostic, type Lesson } from './format.ts';
@@ -37,8 +37,53 @@ export interface LessonEntry {
 /** The slug of a lesson file name: 00-tour.md -> tour. */
 export const slugOf = (file: string): string => basename(file).replace(/\.md$/, '').replace(/^\d+-/, '');
 
+/** Stated limit: the size of one lesson file. */
+export const MAX_LESSON_BYTES = 1 << 20;
+
+/** A lesson file that cannot be read, said as a sentence with the path (the CLI prints it; exit 1). */
+export class LessonFileError extends Error {}
+
+/**
+ * Read a lesson file, refusing what is not one: anything but a regular file
+ * (a FIFO would block for ever, a device such as /dev/zero never ends), more
+ * than MAX_LESSON_BYTES (read with a bounded buffer, so /proc files that
+ * claim size 0 cannot grow it), or an I/O error (/proc/self/mem gives EIO).
+ */
+export function readLessonText(file: string): string {
+  const why = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new LessonFileError(`cannot read ${file}: ${why(e)}`);
+  }
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'directory' : st.isFIFO() ? 'FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : st.isSocket() ? 'socket' : 'special file';
+    throw new LessonFileError(`${file} is a ${kind}, not a regular file: a lesson is a Markdown file`);
+  }
+  if (st.size > MAX_LESSON_BYTES) throw new LessonFileError(`${file} is ${st.size} bytes: a lesson may be at most ${MAX_LESSON_BYTES >> 20} MiB (a stated limit)`);
+  const buf = Buffer.alloc(MAX_LESSON_BYTES + 1);
+  let n = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > MAX_LESSON_BYTES) throw new LessonFileError(`${file} is more than ${MAX_LESSON_BYTES >> 20} MiB: a lesson may be at most that (a stated limit)`);
+    }
+  } catch (e) {
+    if (e instanceof LessonFileError) throw e;
+    throw new LessonFileError(`cannot read ${file}: ${why(e)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return buf.toString('utf8', 0, n);
+}
+
 export function loadLessonFile(file: string, opts: ParseOptions = {}): LessonEntry {
-  const text = readFileSync(file, 'utf8');
+  const text = readLessonText(file);
   const { lesson, diagnostics } = parseLesson(text, file, opts);
   return { file, id: lesson.meta.id || slugOf(file), lesson, diagnostics };
 }
@@ -46,10 +91,19 @@ export function loadLessonFile(file: string, opts: ParseOptions = {}): LessonEnt
 /** Every lesson file in the directory (README.md and non-.md files are not lessons). */
 export function lessonFiles(dir = lessonsDir()): string[] {
   if (!existsSync(dir)) return [];
+  const regular = (f: string): boolean => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
+  // Only regular files: a sibling symlink to /dev/zero or a FIFO is not a lesson.
   return readdirSync(dir)
     .filter((f) => f.endsWith('.md') && f.toLowerCase() !== 'readme.md')
     .sort()
-    .map((f) => join(dir, f));
+    .map((f) => join(dir, f))
+    .filter(regular);
 }
 
 export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry[] {
@@ -61,7 +115,8 @@ export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): Lesson
  * (00), or a path to a .md file anywhere (an author's draft).
  */
 export function findLesson(ref: string, dir = lessonsDir()): LessonEntry | undefined {
-  if (ref.endsWith('.md') && existsSync(ref) && statSync(ref).isFile()) return loadLessonFile(resolve(ref));
+  // A path that exists is read as a lesson file (readLessonText says why it is not one).
+  if (ref.endsWith('.md') && existsSync(ref)) return loadLessonFile(resolve(ref));
   const all = listLessons(dir);
   return (
     all.find((e) => e.id === ref) ??
