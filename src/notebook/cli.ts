@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { relative } from 'node:path';
-import { listLessons, findLesson, lessonsDir, type LessonEntry } from './library.ts';
+import { listLessons, findLesson, lessonsDir, type LessonEntry, LessonFileError } from './library.ts';
 import { lintFile, lintLesson } from './lint.ts';
 import { checkLesson, printLesson } from './headless.ts';
 import { ProgressStore, progressFile, standing, standingText } from './progress.ts';
@@ -105,7 +105,7 @@ export function cmdLint(files: string[], io: Io): number {
     try {
       diags = lintFile(f);
     } catch (e) {
-      io.err(`${f}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      io.err(e instanceof LessonFileError ? `${e.message}\n` : `${f}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       bad++;
       continue;
     }

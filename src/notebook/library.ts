@@ -55,7 +55,7 @@ export function readLessonText(file: string): string {
   try {
     st = statSync(file);
   } catch (e) {
-    throw new LessonFileError(`cannot read ${file}: ${why(e)}`);
+    throw new LessonFileError(`${file}: cannot read: ${why(e)}`);
   }
   if (!st.isFile()) {
     const kind = st.isDirectory() ? 'directory' : st.isFIFO() ? 'FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'device' : st.isSocket() ? 'socket' : 'special file';
@@ -75,7 +75,7 @@ export function readLessonText(file: string): string {
     }
   } catch (e) {
     if (e instanceof LessonFileError) throw e;
-    throw new LessonFileError(`cannot read ${file}: ${why(e)}`);
+    throw new LessonFileError(`${file}: cannot read: ${why(e)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
