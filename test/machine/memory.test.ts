@@ -116,4 +116,9 @@ test('10,000 scattered pages cost 10,000 pages', () => {
   assert.is(m.pageCount(), 10_000);
 });
 
+test('the stated bound on written RAM is 1 GiB per machine (issue 12 item 12)', () => {
+  const m = new PhysicalMemory();
+  assert.is(m.maxPages * 4096, 1 << 30);
+});
+
 test.run();

@@ -136,7 +136,7 @@ export const writeCommand: CommandSpec = {
 export const fillCommand: CommandSpec = {
   name: 'fill',
   summary: `Fill a range of RAM with one byte (at most ${sizeStr(FILL_MAX_BYTES)} a command)`,
-  help: `Sets LEN bytes from ADDR to BYTE. RAM only. A command fills at most ${sizeStr(FILL_MAX_BYTES)} (a stated limit, so one typo cannot allocate gigabytes of model memory).`,
+  help: `Sets LEN bytes from ADDR to BYTE. RAM only. A command fills at most ${sizeStr(FILL_MAX_BYTES)} (a stated limit, so one typo cannot allocate gigabytes of model memory); a machine holds at most 1 GiB of written RAM in all (memory limit reached past that).`,
   examples: ['fill 0x40000000 4K 0xaa', 'fill 0x40001000 512 0'],
   args: [
     { name: 'addr', kind: 'u64', desc: 'physical address' },
