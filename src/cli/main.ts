@@ -54,6 +54,7 @@ const OPTIONS = {
   check: { type: 'boolean' },
   all: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
+  force: { type: 'boolean' },
 } as const;
 
 /** Which options each command accepts (help, version and no-color go everywhere). */
@@ -66,7 +67,7 @@ const ALLOWED: Record<string, string[]> = {
   lessons: ['json'],
   lesson: ['check'],
   lint: [],
-  progress: ['all', 'yes', 'json'],
+  progress: ['all', 'yes', 'json', 'force'],
 };
 
 class UsageError extends Error {}
@@ -151,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
         const io = { out, err, color, stdinTty: !!process.stdin.isTTY };
         if (cmd === 'lessons') return nb.cmdLessons(io, v.json);
         if (cmd === 'lint') return nb.cmdLint(positionals.slice(1), io);
-        if (cmd === 'progress') return nb.cmdProgress(positionals.slice(1), io, { yes: v.yes, all: v.all, json: v.json });
+        if (cmd === 'progress') return nb.cmdProgress(positionals.slice(1), io, { yes: v.yes, all: v.all, json: v.json, force: v.force });
         const ref = positionals[1];
         if (!ref) throw new UsageError("'lesson' needs a lesson id ('dma-lab lessons' lists them)");
         if (!v.check && process.stdin.isTTY && process.stdout.isTTY) {

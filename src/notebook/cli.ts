@@ -129,7 +129,7 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /** `dma-lab progress [reset [ID|--all] | export FILE | import FILE]`. */
-export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; all?: boolean; json?: boolean }): Promise<number> {
+export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; all?: boolean; json?: boolean; force?: boolean }): Promise<number> {
   const store = loadStore(io);
   const sub = args[0];
   if (sub === undefined) {
@@ -200,7 +200,12 @@ export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; al
       return 2;
     }
     if (sub === 'export') {
-      store.exportTo(file);
+      try {
+        store.exportTo(file, o.force);
+      } catch (e) {
+        io.err(`dma-lab: ${(e as Error).message}\n`);
+        return 1;
+      }
       io.out(`progress written to ${file}\n`);
       return 0;
     }

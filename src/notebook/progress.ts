@@ -27,7 +27,7 @@
  * store starts; nothing is silently thrown away. Unknown keys are kept
  * neither on load nor on write (the file is ours).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stateDir } from '../env/paths.ts';
 import type { Lesson } from './format.ts';
@@ -50,7 +50,16 @@ export interface ProgressFile {
 
 export const progressFile = (): string => join(stateDir(), 'progress.json');
 
-export const emptyProgress = (): ProgressFile => ({ version: PROGRESS_VERSION, lessons: {} });
+/**
+ * Lesson ids as lint allows them (lower-case letters, digits, dashes). Keys
+ * such as `__proto__`, `constructor` or `valueOf` are refused, and the maps
+ * keyed by id have no prototype, so no id can reach Object.prototype.
+ */
+export const LESSON_ID = /^[a-z0-9][a-z0-9-]*$/;
+const noProto = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+export const emptyProgress = (): ProgressFile => ({ version: PROGRESS_VERSION, lessons: noProto() });
 export const emptyLessonProgress = (): LessonProgress => ({ step: 0, furthest: 0, cellsRun: [], predictions: {}, goalsPassed: [] });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -65,6 +74,10 @@ export function validateProgress(v: unknown): string[] {
   if (!isObj(v.lessons)) return [...errs, "'lessons' must be an object keyed by lesson id"];
   for (const [id, p] of Object.entries(v.lessons)) {
     const at = `lessons.${id}`;
+    if (!LESSON_ID.test(id)) {
+      errs.push(`lesson id ${JSON.stringify(id)} is not a lesson id (lower-case letters, digits and dashes)`);
+      continue;
+    }
     if (!isObj(p)) {
       errs.push(`${at} must be an object`);
       continue;
@@ -85,14 +98,14 @@ export function validateProgress(v: unknown): string[] {
 
 /** Only the documented fields, in the documented order. */
 function normalize(f: ProgressFile): ProgressFile {
-  const lessons: Record<string, LessonProgress> = {};
+  const lessons = noProto<LessonProgress>();
   for (const id of Object.keys(f.lessons).sort()) {
     const p = f.lessons[id]!;
     lessons[id] = {
       step: p.step,
       furthest: Math.max(p.furthest, p.step),
       cellsRun: [...new Set(p.cellsRun)],
-      predictions: { ...p.predictions },
+      predictions: Object.assign(noProto<{ answer: string; correct: boolean }>(), p.predictions),
       goalsPassed: [...new Set(p.goalsPassed)],
       ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
     };
@@ -101,8 +114,8 @@ function normalize(f: ProgressFile): ProgressFile {
 }
 
 /** Write JSON atomically: a temporary file in the same directory, then rename over the target. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  mkdirSync(dirname(file), { recursive: true });
+export function writeJsonAtomic(file: string, value: unknown, o: { mkdir?: boolean } = {}): void {
+  if (o.mkdir ?? true) mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
@@ -152,12 +165,13 @@ export class ProgressStore {
   }
 
   lesson(id: string): LessonProgress | undefined {
-    return this.data.lessons[id];
+    return own(this.data.lessons, id) ? this.data.lessons[id] : undefined;
   }
 
   /** The lesson's record, created empty when missing. */
   ensure(id: string): LessonProgress {
-    return (this.data.lessons[id] ??= emptyLessonProgress());
+    if (!own(this.data.lessons, id)) this.data.lessons[id] = emptyLessonProgress();
+    return this.data.lessons[id]!;
   }
 
   /** Write the store (a normalized copy: the lesson records stay the objects open notebooks write to). */
@@ -167,13 +181,34 @@ export class ProgressStore {
 
   /** Forget one lesson, or all of them. Returns the ids forgotten. */
   reset(id?: string): string[] {
-    const ids = id === undefined ? Object.keys(this.data.lessons) : this.data.lessons[id] ? [id] : [];
+    const ids = id === undefined ? Object.keys(this.data.lessons) : own(this.data.lessons, id) ? [id] : [];
     for (const i of ids) delete this.data.lessons[i];
     return ids;
   }
 
-  exportTo(file: string): void {
-    writeJsonAtomic(file, normalize(this.data));
+  /**
+   * Write the progress to `file`: a new regular file in a directory that
+   * exists. An existing file is replaced only with `force`; a symlink, a
+   * device, a FIFO or a directory never is (as root, /dev/full once became
+   * a JSON file); no directory is created.
+   */
+  exportTo(file: string, force = false): void {
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch {
+      st = undefined;
+    }
+    if (st && !st.isFile()) throw new Error(`${file} exists and is not a regular file (${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a directory' : 'a device, FIFO or socket'}): choose another path`);
+    if (st && !force) throw new Error(`${file} exists: --force replaces it`);
+    let dir;
+    try {
+      dir = statSync(dirname(file));
+    } catch {
+      dir = undefined;
+    }
+    if (!dir?.isDirectory()) throw new Error(`${dirname(file)} is not a directory: export writes into an existing directory`);
+    writeJsonAtomic(file, normalize(this.data), { mkdir: false });
   }
 
   /**
