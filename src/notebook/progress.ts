@@ -56,6 +56,9 @@ export const progressFile = (): string => join(stateDir(), 'progress.json');
  * keyed by id have no prototype, so no id can reach Object.prototype.
  */
 export const LESSON_ID = /^[a-z0-9][a-z0-9-]*$/;
+/** Stated limits on `progress import`: a 53 MB import once slowed every later command to 8-10 s. */
+export const MAX_IMPORT_BYTES = 1 << 20;
+export const MAX_IMPORT_LESSONS = 1000;
 const noProto = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -219,10 +222,15 @@ export class ProgressStore {
   importFrom(file: string): string[] {
     let parsed: unknown;
     try {
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+      if (st.size > MAX_IMPORT_BYTES) throw new Error(`${file} is ${st.size} bytes: a progress file may be at most ${MAX_IMPORT_BYTES >> 20} MiB (a stated limit)`);
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new Error(e instanceof SyntaxError ? `${file} is not valid JSON: ${e.message}` : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error(e instanceof SyntaxError ? `${file} is not valid JSON: ${e.message}` : (e as NodeJS.ErrnoException).code ? `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}` : (e as Error).message);
     }
+    const n = isObj(parsed) && isObj(parsed.lessons) ? Object.keys(parsed.lessons).length : 0;
+    if (n > MAX_IMPORT_LESSONS) throw new Error(`${file} holds ${n} lessons: an import may hold at most ${MAX_IMPORT_LESSONS} (a stated limit)`);
     const errs = validateProgress(parsed);
     if (errs.length) throw new Error(`${file} is not a dma-lab progress file:\n  ${errs.join('\n  ')}`);
     const f = normalize(parsed as ProgressFile);

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { ProgressStore, validateProgress } from '../../src/notebook/progress.ts';
+import { MAX_IMPORT_BYTES, MAX_IMPORT_LESSONS, ProgressStore, validateProgress } from '../../src/notebook/progress.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dma-lab-prog-'));
 const store = (): ProgressStore => ProgressStore.load(join(dir, 'state', 'progress.json'));
@@ -39,6 +39,19 @@ test('ids that are Object.prototype keys: refused on import, and the store never
   c.step = 3;
   assert.is(s.lesson('constructor')!.step, 3);
   assert.equal(s.reset('constructor'), ['constructor']);
+});
+
+test('import is bounded (issue 12 item 11): at most 1 MiB and 1000 lessons, with a clear error', () => {
+  const s = store();
+  const big = join(dir, 'big.json');
+  writeFileSync(big, ' '.repeat(MAX_IMPORT_BYTES + 1));
+  assert.throws(() => s.importFrom(big), /at most 1 MiB/);
+  const many = join(dir, 'many.json');
+  const lessons: Record<string, unknown> = {};
+  for (let i = 0; i <= MAX_IMPORT_LESSONS; i++) lessons[`l${i}`] = { step: 0, furthest: 0, cellsRun: [], predictions: {}, goalsPassed: [] };
+  writeFileSync(many, JSON.stringify({ version: 1, lessons }));
+  assert.throws(() => s.importFrom(many), /at most 1000/);
+  assert.throws(() => s.importFrom('/dev/null'), /not a regular file/);
 });
 
 test.run();
