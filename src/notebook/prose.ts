@@ -29,11 +29,14 @@ export interface ProseOptions {
 /** Width of text in terminal cells (lessons are mostly ASCII; wide CJK counts 2). */
 export function textWidth(s: string): number {
   let w = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    w += c >= 0x1100 && (c <= 0x115f || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff00 && c <= 0xff60) || (c >= 0x1f300 && c <= 0x1faff)) ? 2 : 1;
-  }
+  for (const ch of s) w += charWidth(ch);
   return w;
+}
+
+/** Width of one code point in terminal cells. */
+function charWidth(ch: string): number {
+  const c = ch.codePointAt(0)!;
+  return c >= 0x1100 && (c <= 0x115f || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xff00 && c <= 0xff60) || (c >= 0x1f300 && c <= 0x1faff)) ? 2 : 1;
 }
 
 export const lineWidth = (l: DocLine): number => l.reduce((n, s) => n + textWidth(s.text), 0);
@@ -97,24 +100,33 @@ export function wrapSpans(spans: DocSpan[], width: number, first: DocLine = [], 
         if (hasContent) pendingSpace = { text: ' ', style: s.style };
         continue;
       }
-      let word = p;
-      if (hasContent && textWidth(word) + (pendingSpace ? 1 : 0) > avail()) newLine();
+      const wordW = textWidth(p);
+      if (hasContent && wordW + (pendingSpace ? 1 : 0) > avail()) newLine();
       if (pendingSpace) {
         push(' ', pendingSpace.style);
         pendingSpace = undefined;
       }
-      while (textWidth(word) > avail() && avail() > 0) {
-        let cut = '';
-        for (const ch of word) {
-          if (textWidth(cut + ch) > avail()) break;
-          cut += ch;
-        }
-        if (!cut) break;
-        push(cut, s.style);
-        word = word.slice(cut.length);
+      if (wordW <= avail() || avail() <= 0) {
+        push(p, s.style);
+        continue;
+      }
+      // A word longer than the line: cut it into line-sized pieces in one pass
+      // over its code points (re-measuring the rest each time was quadratic:
+      // a 400k-character word took seconds, again at every resize).
+      const chars = Array.from(p);
+      let at = 0;
+      let left = wordW;
+      while (at < chars.length && left > avail() && avail() > 0) {
+        let j = at;
+        let w = 0;
+        while (j < chars.length && w + charWidth(chars[j]!) <= avail()) w += charWidth(chars[j++]!);
+        if (j === at) break;
+        push(chars.slice(at, j).join(''), s.style);
+        left -= w;
+        at = j;
         newLine();
       }
-      if (word) push(word, s.style);
+      if (at < chars.length) push(chars.slice(at).join(''), s.style);
     }
   }
   if (hasContent || lines.length === 0) lines.push(cur);
