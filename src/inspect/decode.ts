@@ -9,6 +9,7 @@
  * (FI page, SID, FR, T, PASID), so the report also shows the 128-bit record
  * rebuilt from it, decoded with the register's layout.
  */
+import { lineOf } from './lines.ts';
 import { hex } from '../machine/u64.ts';
 import { encodeFaultRecord } from '../machine/vtd/fault.ts';
 import { decodeFaultRecord, decodeRegister } from './vtd.ts';
@@ -49,7 +50,6 @@ export interface DmarDecodedReport {
 
 export type DecodedReport = SmmuDecodedReport | DmarDecodedReport;
 
-const lineOf = (text: string, at: number): number => text.slice(0, at).split('\n').length;
 
 /** What each era's format looks like, for people (REFERENCE.md 3.6; era boundaries approximate). */
 export const DMAR_FORM_TEXT: Record<DmarLogEra, string> = {
@@ -60,7 +60,7 @@ export const DMAR_FORM_TEXT: Record<DmarLogEra, string> = {
   'v4-v5.16': '~v4.1-v5.16 interrupt-remapping form, reason in decimal',
 };
 
-function dmarReport(text: string, r: DmarLogRecord): DmarDecodedReport {
+function dmarReport(lines: readonly string[], r: DmarLogRecord): DmarDecodedReport {
   const dma = r.kind === 'dma';
   const frcd = dma ? encodeFaultRecord({ addr: r.addr ?? 0n, sid: r.sid, reason: r.reason, read: r.access === 'read', pasid: r.pasid }) : encodeFaultRecord({ irIndex: r.index ?? 0, sid: r.sid, reason: r.reason });
   const decimal = r.era !== 'current';
@@ -78,7 +78,6 @@ function dmarReport(text: string, r: DmarLogRecord): DmarDecodedReport {
     fields.push({ name: 'FSTS', bits: '', text: `${hex(r.fsts)} (${rows.filter((x) => x.value !== 0n).map((x) => `${x.name}=${x.value}`).join(' ') || 'nothing set'})`, desc: 'from the "DRHD: handling fault status reg" line before it' });
   }
   if (r.time !== undefined) fields.push({ name: 'time', bits: '', text: `${r.time.toFixed(6)} s`, desc: 'printk time' });
-  const lines = text.split('\n');
   const printed = [lines[r.line - 1] ?? ''];
   if (r.era === 'legacy' && !/\[fault reason/.test(printed[0]!) && lines[r.line] !== undefined) printed.push(lines[r.line]!);
   return { kind: 'intel-dmar-fault', line: r.line, time: r.time, form: r.era, complete: true, record: r, frcd, fields, printed: printed.map((l) => l.trimEnd()), explanation: r.explanation };
@@ -95,7 +94,9 @@ export function decodeLog(text: string): DecodedReport[] {
     record: r,
     explanation: r.complete ? explainEvent(r.raw) : undefined,
   }));
-  const dmar = parseDmarLog(text).map((r) => dmarReport(text, r));
+  // Split once: splitting per report made decode quadratic in the log's length.
+  const lines = text.split('\n');
+  const dmar = parseDmarLog(text).map((r) => dmarReport(lines, r));
   return [...smmu, ...dmar].sort((a, b) => a.line - b.line);
 }
 

@@ -18,6 +18,7 @@
  * the shape; the middle eras' interrupt-remapping lines look alike and are
  * reported as 'v4-v5.16'.
  */
+import { lineOf } from './lines.ts';
 import { linuxFaultReason, faultReason, FAULT_REASONS, faultName } from '../machine/vtd/fault.ts';
 import { explainFault } from './vtd.ts';
 
@@ -87,7 +88,6 @@ function reasonAt(text: string, pos: number): string {
   return rest.split('\n')[0]!.trimEnd();
 }
 
-const lineOf = (text: string, at: number): number => text.slice(0, at).split('\n').length;
 
 export function parseDmarLog(text: string): DmarLogRecord[] {
   const out: DmarLogRecord[] = [];
