@@ -4,6 +4,7 @@
  * knows the file line its YAML starts at, so a problem is reported at the
  * line of the key or item it is about.
  */
+import { RE2JS } from 're2js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Scalar } from 'yaml';
 import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './lesson-types.ts';
 
@@ -12,17 +13,31 @@ const PREDICT_KEYS = ['question', 'choices', 'answer', 'explain'];
 const GOAL_KEYS = ['title', 'checks', 'hints', 'solution'];
 const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step'];
 
-/** Is a `match` string a /regex/flags? Returns the RegExp, or an error message. */
-export function matcher(s: string): { re?: RegExp; error?: string } {
+/** A compiled lesson pattern: only `test`, in time linear in the text. */
+export interface LessonPattern {
+  test(text: string): boolean;
+}
+
+/**
+ * Is a `match` string a /regex/flags? Returns the pattern, or an error
+ * message. Lesson patterns come from anyone's lesson file, so they run on
+ * RE2 (re2js), whose matching is linear in the text: a backtracking
+ * pattern such as /(1+)+x/ cannot hang the lab. RE2 has no backreferences
+ * or lookaround; lint reports a pattern that uses them. Flags: i, s, m (u
+ * is RE2's default).
+ */
+export function matcher(s: string): { re?: LessonPattern; error?: string } {
   if (s.length >= 2 && s.startsWith('/')) {
     const end = s.lastIndexOf('/');
     if (end > 0) {
       const flags = s.slice(end + 1);
       if (/^[imsu]*$/.test(flags)) {
+        const f = (flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0) | (flags.includes('s') ? RE2JS.DOTALL : 0) | (flags.includes('m') ? RE2JS.MULTILINE : 0);
         try {
-          return { re: new RegExp(s.slice(1, end), flags) };
+          const re = RE2JS.compile(s.slice(1, end), f);
+          return { re: { test: (text: string): boolean => re.matcher(text).find() } };
         } catch (e) {
-          return { error: `bad regular expression ${s}: ${(e as Error).message}` };
+          return { error: `bad regular expression ${s}: ${(e as Error).message} (lesson patterns use RE2 syntax: no backreferences or lookaround)` };
         }
       }
     }
