@@ -48,11 +48,28 @@ export async function runTui(o: TuiOptions): Promise<number> {
     exitOnCtrlC: false,
     ...(timing.enabled ? { onRender: () => timing.frame() } : {}),
   });
+  // A signal (kill, a closed terminal, Ctrl+C from outside raw mode) must not
+  // leave the terminal raw and on the alternate screen: unmount Ink (it
+  // restores the input mode), leave the alternate screen, exit 128 + signal.
+  // Progress is already on disk: every change is saved when it happens.
+  const SIGNALS: Record<string, number> = { SIGINT: 2, SIGHUP: 1, SIGTERM: 15 };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    try {
+      app.unmount();
+    } catch {
+      /* already unmounted */
+    }
+    if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+    leaveAlt();
+    process.exit(128 + (SIGNALS[sig] ?? 15));
+  };
+  for (const sig of Object.keys(SIGNALS)) process.once(sig, onSignal);
   try {
     await app.waitUntilExit();
   } finally {
     leaveAlt();
     process.removeListener('exit', leaveAlt);
+    for (const sig of Object.keys(SIGNALS)) process.removeListener(sig, onSignal);
   }
   if (notice) process.stderr.write(`dma-lab: warning: ${notice}\n`);
   if (summary) out.write(summary + '\n');
