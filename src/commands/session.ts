@@ -66,16 +66,25 @@ export class Session {
   /** Parse and run one line. Never throws for bad input; bugs surface as 'internal error'. */
   execute(line: string): Outcome {
     let cmdName: string | undefined;
+    let cmdSpan: SourceSpan | undefined;
+    let noArgs = false;
     try {
       const { tokens } = lex(line);
       if (tokens.length === 0) return { ok: true, empty: true, line };
       const { spec, rest, fmt } = this.resolve(tokens, line);
       cmdName = spec.name;
+      // The command's own words: where a caret goes when the error is about the command as a whole.
+      cmdSpan = { start: tokens[0]!.start, end: tokens[tokens.length - rest.length - 1]!.end };
+      noArgs = rest.length === 0;
       const args = this.parseArgs(spec, rest, fmt, line, tokens);
       const result = this.transact(spec, line, () => spec.run(this, args));
       return { ok: true, line, command: spec.name, result };
     } catch (e) {
-      return { ok: false, line, command: cmdName, error: toCommandError(e) };
+      let err = toCommandError(e);
+      // A span past the words of a command given no arguments ("undo", "boot"), or a
+      // limit hit (memory limit reached): put the caret under the command.
+      if (cmdSpan && ((noArgs && err.span && err.span.start >= cmdSpan.end) || e instanceof LimitError)) err = new CommandError(err.message, cmdSpan, err.expected, err.hint);
+      return { ok: false, line, command: cmdName, error: err };
     }
   }
 
