@@ -190,6 +190,7 @@ export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; al
     }
     const gone = store.reset(id);
     store.save();
+    if (store.inMemoryOnly) return 1; // the warning said why nothing was written
     io.out(gone.length ? `forgot ${gone.join(', ')}\n` : 'nothing to forget\n');
     return 0;
   }
@@ -212,6 +213,7 @@ export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; al
     try {
       const ids = store.importFrom(file);
       store.save();
+      if (store.inMemoryOnly) return 1; // the warning said why nothing was written
       io.out(`imported ${ids.length} lesson(s)${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
       return 0;
     } catch (e) {

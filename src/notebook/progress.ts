@@ -27,7 +27,7 @@
  * store starts; nothing is silently thrown away. Unknown keys are kept
  * neither on load nor on write (the file is ours).
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stateDir } from '../env/paths.ts';
 import type { Lesson } from './format.ts';
@@ -133,14 +133,67 @@ export function writeJsonAtomic(file: string, value: unknown, o: { mkdir?: boole
   }
 }
 
+/** How long a writer waits for the lock, and when a lock file is old enough to be a crashed writer's. */
+const LOCK_WAIT_MS = 5000;
+const LOCK_STALE_MS = 10_000;
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Run `f` holding `${file}.lock`, created with O_EXCL: one writer at a time
+ * among every dma-lab process (two TUIs, an import). A lock older than
+ * LOCK_STALE_MS is a crashed writer's and is broken.
+ */
+function withLock<T>(file: string, f: () => T): T {
+  const lock = `${file}.lock`;
+  const end = Date.now() + LOCK_WAIT_MS;
+  let fd: number | undefined;
+  while (fd === undefined) {
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
+      } catch {
+        /* gone meanwhile */
+      }
+      if (Date.now() > end) throw new Error(`${lock} is held by another dma-lab for more than ${LOCK_WAIT_MS / 1000} s; try again`);
+      sleepSync(5 + Math.floor(Math.random() * 20));
+    }
+  }
+  try {
+    return f();
+  } finally {
+    closeSync(fd);
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* already broken as stale */
+    }
+  }
+}
+
 export class ProgressStore {
   data: ProgressFile;
+  /** Lessons this process changed (or forgot) since its last save: only they are written over the file's. */
+  private dirty = new Set<string>();
+  /** Set when a corrupt file could not be moved aside (read-only state dir): never write. */
+  private memoryOnly = false;
+  /** The last save failed (progress is only in memory until one succeeds); warned once. */
+  private lastSaveFailed = false;
+  private warnedSave = false;
 
   private constructor(
     readonly file: string,
     data: ProgressFile,
+    private readonly warn: (msg: string) => void = () => {},
   ) {
     this.data = data;
+  }
+
+  /** Is progress kept in memory only (the state directory could not be written)? */
+  get inMemoryOnly(): boolean {
+    return this.memoryOnly || this.lastSaveFailed;
   }
 
   /**
@@ -148,7 +201,7 @@ export class ProgressStore {
    * moved aside (progress.json.corrupt-N) and `warn` is told where.
    */
   static load(file = progressFile(), warn: (msg: string) => void = () => {}): ProgressStore {
-    if (!existsSync(file)) return new ProgressStore(file, emptyProgress());
+    if (!existsSync(file)) return new ProgressStore(file, emptyProgress(), warn);
     let problem: string | undefined;
     let parsed: unknown;
     try {
@@ -158,13 +211,32 @@ export class ProgressStore {
     } catch (e) {
       problem = e instanceof SyntaxError ? `not valid JSON (${e.message})` : (e as Error).message;
     }
-    if (problem === undefined) return new ProgressStore(file, normalize(parsed as ProgressFile));
+    if (problem === undefined) return new ProgressStore(file, normalize(parsed as ProgressFile), warn);
     let n = 1;
     while (existsSync(`${file}.corrupt-${n}`)) n++;
     const aside = `${file}.corrupt-${n}`;
-    renameSync(file, aside);
-    warn(`progress file ${file} is unreadable (${problem}); moved it to ${aside} and started a fresh one`);
-    return new ProgressStore(file, emptyProgress());
+    try {
+      renameSync(file, aside);
+      warn(`progress file ${file} is unreadable (${problem}); moved it to ${aside} and started a fresh one`);
+      return new ProgressStore(file, emptyProgress(), warn);
+    } catch (e) {
+      // A read-only state directory: leave the file alone, keep progress in memory.
+      const st = new ProgressStore(file, emptyProgress(), warn);
+      st.memoryOnly = true;
+      warn(`progress file ${file} is unreadable (${problem}) and cannot be moved aside (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): progress is kept in memory for this session`);
+      return st;
+    }
+  }
+
+  /** The file's lessons as they are on disk now (empty when missing or unreadable). */
+  private readDisk(): Record<string, LessonProgress> {
+    try {
+      const parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+      if (!validateProgress(parsed).length) return normalize(parsed as ProgressFile).lessons;
+    } catch {
+      /* missing or unreadable: nothing to merge */
+    }
+    return emptyProgress().lessons;
   }
 
   lesson(id: string): LessonProgress | undefined {
@@ -174,18 +246,49 @@ export class ProgressStore {
   /** The lesson's record, created empty when missing. */
   ensure(id: string): LessonProgress {
     if (!own(this.data.lessons, id)) this.data.lessons[id] = emptyLessonProgress();
+    // The caller (an open notebook) writes to this record: it is ours to save.
+    this.dirty.add(id);
     return this.data.lessons[id]!;
   }
 
   /** Write the store (a normalized copy: the lesson records stay the objects open notebooks write to). */
+  /**
+   * Write the store: under the lock, read the file as it is now, replace
+   * only the lessons this process changed or forgot, and write it back
+   * (atomically). Two TUIs, or a TUI and an import, never erase each
+   * other's lessons. Lessons others saved are taken into this store too.
+   * When the state directory cannot be written the progress stays in
+   * memory and one warning says so (never an exception to the UI).
+   */
   save(): void {
-    writeJsonAtomic(this.file, normalize(this.data));
+    if (this.memoryOnly) return;
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      withLock(this.file, () => {
+        const disk = this.readDisk();
+        for (const id of this.dirty) {
+          if (own(this.data.lessons, id)) disk[id] = this.data.lessons[id]!;
+          else delete disk[id];
+        }
+        for (const id of Object.keys(disk)) if (!this.dirty.has(id)) this.data.lessons[id] = disk[id]!;
+        writeJsonAtomic(this.file, normalize({ version: PROGRESS_VERSION, lessons: disk }), { mkdir: false });
+      });
+      // Records handed to open notebooks stay dirty: they keep changing.
+      this.lastSaveFailed = false;
+    } catch (e) {
+      this.lastSaveFailed = true;
+      if (!this.warnedSave) this.warn(`cannot save progress in ${dirname(this.file)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): progress is kept in memory until a save succeeds`);
+      this.warnedSave = true;
+    }
   }
 
   /** Forget one lesson, or all of them. Returns the ids forgotten. */
   reset(id?: string): string[] {
     const ids = id === undefined ? Object.keys(this.data.lessons) : own(this.data.lessons, id) ? [id] : [];
-    for (const i of ids) delete this.data.lessons[i];
+    for (const i of ids) {
+      delete this.data.lessons[i];
+      this.dirty.add(i);
+    }
     return ids;
   }
 
@@ -234,7 +337,10 @@ export class ProgressStore {
     const errs = validateProgress(parsed);
     if (errs.length) throw new Error(`${file} is not a dma-lab progress file:\n  ${errs.join('\n  ')}`);
     const f = normalize(parsed as ProgressFile);
-    for (const [id, p] of Object.entries(f.lessons)) this.data.lessons[id] = p;
+    for (const [id, p] of Object.entries(f.lessons)) {
+      this.data.lessons[id] = p;
+      this.dirty.add(id);
+    }
     return Object.keys(f.lessons);
   }
 }
