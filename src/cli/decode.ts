@@ -1,6 +1,6 @@
 /** `dma-lab decode [FILE|-] [--json]`: decode IOMMU fault reports in kernel log text (arm-smmu-v3 event dumps, Intel DMAR fault lines). */
 import { readFileSync } from 'node:fs';
-import { decodeLog, reportLines } from '../inspect/decode.ts';
+import { decodeLog, linesNotUnderstood, reportLines } from '../inspect/decode.ts';
 import { jsonReplacer, renderLines } from '../commands/render.ts';
 
 export function runDecode(file: string | undefined, o: { json: boolean; color: boolean; out: (s: string) => void; err: (s: string) => void }): number {
@@ -20,6 +20,10 @@ export function runDecode(file: string | undefined, o: { json: boolean; color: b
       : { ...r, raw: r.frcd, name: r.record.reasonName, reason: r.record.reason, reasonText: r.record.reasonText, sid: r.record.sid, bdf: r.record.bdf, access: r.record.access ?? null, addr: r.record.addr ?? null, index: r.record.index ?? null, pasid: r.record.pasid ?? null },
   );
   if (o.json) o.out(JSON.stringify(json, jsonReplacer) + '\n');
-  else o.out(renderLines(reportLines(reps, name), o.color) + '\n');
+  else {
+    o.out(renderLines(reportLines(reps, name), o.color) + '\n');
+    const skipped = linesNotUnderstood(text, reps);
+    if (skipped) o.out(`${name}: ${skipped} line${skipped === 1 ? '' : 's'} not understood (not an arm-smmu-v3 event dump or an Intel DMAR fault report)\n`);
+  }
   return reps.length ? 0 : 1;
 }

@@ -83,6 +83,28 @@ function dmarReport(lines: readonly string[], r: DmarLogRecord): DmarDecodedRepo
   return { kind: 'intel-dmar-fault', line: r.line, time: r.time, form: r.era, complete: true, record: r, frcd, fields, printed: printed.map((l) => l.trimEnd()), explanation: r.explanation };
 }
 
+/**
+ * How many non-empty lines of the text no report accounts for (the fault
+ * reports' own lines and their status lines are understood; everything else
+ * is noise to decode): the summary `decode` prints.
+ */
+export function linesNotUnderstood(text: string, reps: DecodedReport[]): number {
+  const covered = new Set<number>();
+  for (const r of reps) {
+    const rec = r.record as { at: number; end?: number };
+    const last = lineOf(text, Math.max(rec.at, (rec.end ?? rec.at + 1) - 1));
+    for (let l = lineOf(text, rec.at); l <= last; l++) covered.add(l);
+  }
+  const STATUS = /DRHD: handling fault status reg/;
+  let n = 0;
+  let line = 0;
+  for (const l of text.split('\n')) {
+    line++;
+    if (l.trim() && !covered.has(line) && !STATUS.test(l)) n++;
+  }
+  return n;
+}
+
 export function decodeLog(text: string): DecodedReport[] {
   const smmu: DecodedReport[] = parseSmmuLog(text).map((r) => ({
     kind: 'arm-smmu-v3-event',

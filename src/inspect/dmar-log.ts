@@ -51,6 +51,8 @@ export interface DmarLogRecord {
   time?: number;
   /** Offset of the report in the text and its 1-based line. */
   at: number;
+  /** Just past the report's text (its reason string included). */
+  end?: number;
   line: number;
   /** A plain-language reading (inspect/vtd.ts explainFault). */
   explanation: string;
@@ -91,14 +93,29 @@ function reasonAt(text: string, pos: number): string {
 
 export function parseDmarLog(text: string): DmarLogRecord[] {
   const out: DmarLogRecord[] = [];
+  // Ranges taken by earlier patterns, sorted by start: a match overlapping one
+  // is another pattern's report. Binary search, not a scan (8,000 faults
+  // scanned every range for every match).
   const taken: [number, number][] = [];
-  const overlaps = (a: number, b: number): boolean => taken.some(([x, y]) => a < y && x < b);
+  const place = (a: number): number => {
+    let lo = 0;
+    let hi = taken.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (taken[mid]![0] < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   for (const p of PATTERNS) {
     p.re.lastIndex = 0;
     for (let m = p.re.exec(text); m; m = p.re.exec(text)) {
       const end = m.index + m[0].length;
-      if (overlaps(m.index, end)) continue;
-      taken.push([m.index, end]);
+      const i = place(m.index);
+      const prev = taken[i - 1];
+      const next = taken[i];
+      if ((prev && prev[1] > m.index) || (next && next[0] < end)) continue;
+      taken.splice(i, 0, [m.index, end]);
       const g = m.groups!;
       const bus = parseInt(g['bus']!, 16);
       const fn = Number(g['fn']);
@@ -120,7 +137,7 @@ export function parseDmarLog(text: string): DmarLogRecord[] {
       const reasonText = reasonAt(text, end);
       const full: DmarLogRecord = {
         ...rec, reasonText, reasonName: faultReason(rec.reason) ? faultName(rec.reason) : 'unknown', prefix: before?.[2] ?? '',
-        ...(before?.[1] ? { time: Number(before[1]) } : {}), at: m.index, line: lineOf(text, m.index), explanation: '',
+        ...(before?.[1] ? { time: Number(before[1]) } : {}), at: m.index, end, line: lineOf(text, m.index), explanation: '',
       };
       full.explanation = explainFault({ sid, reason: rec.reason, read: rec.access !== 'write', addr: rec.addr ?? 0n, irIndex: rec.index, pasid: rec.pasid });
       if (reasonText !== linuxFaultReason(rec.reason).text && reasonText !== 'Unknown') full.explanation += ` (The log's reason string "${reasonText}" is not what Linux prints for this code.)`;
@@ -128,13 +145,25 @@ export function parseDmarLog(text: string): DmarLogRecord[] {
     }
   }
   out.sort((a, b) => a.at - b.at);
-  // Attach the status line each report followed.
-  const statuses: { at: number; fsts: number }[] = [];
+  // Attach the status line a report followed -- only when it belongs to the
+  // same fault interrupt: dmar_fault prints the status, then that unit's
+  // records at once, so their printk times agree (within 1 ms here); without
+  // times, the status line must be on the same line or the one before. A stale status line
+  // from an earlier interrupt is not attached.
+  const statuses: { at: number; line: number; fsts: number; time?: number }[] = [];
   RE_STATUS.lastIndex = 0;
-  for (let m = RE_STATUS.exec(text); m; m = RE_STATUS.exec(text)) statuses.push({ at: m.index, fsts: parseInt(m[1]!, 16) });
+  for (let m = RE_STATUS.exec(text); m; m = RE_STATUS.exec(text)) {
+    const before = RE_BEFORE.exec(text.slice(Math.max(0, m.index - 40), m.index));
+    statuses.push({ at: m.index, line: lineOf(text, m.index), fsts: parseInt(m[1]!, 16), ...(before?.[1] ? { time: Number(before[1]) } : {}) });
+  }
+  let k = -1;
   for (const r of out) {
-    const s = statuses.filter((x) => x.at < r.at).at(-1);
-    if (s) r.fsts = s.fsts;
+    while (k + 1 < statuses.length && statuses[k + 1]!.at < r.at) k++;
+    const st = k >= 0 ? statuses[k] : undefined;
+    if (!st) continue;
+    // (A mail archive's one-line rendering puts both on the same line.)
+    const sameIrq = st.time !== undefined && r.time !== undefined ? r.time - st.time >= 0 && r.time - st.time <= 0.001 : r.line - st.line <= 1;
+    if (sameIrq) r.fsts = st.fsts;
   }
   return out;
 }

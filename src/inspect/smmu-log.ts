@@ -49,8 +49,9 @@ export interface SmmuLogRecord {
   fields?: EventSummary;
   /** What a current kernel printed after the dump. */
   decoded?: SmmuLogDecodedLines;
-  /** Offset of the report in the text. */
+  /** Offset of the report in the text, and just past its last part. */
   at: number;
+  end?: number;
 }
 
 const NUM = '(0x[0-9a-fA-F]+|\\d+)';
@@ -99,6 +100,7 @@ export function parseSmmuLog(text: string): SmmuLogRecord[] {
         pos += a[0].length;
       }
     }
+    rec.end = pos;
     out.push(rec);
     RE_HEAD.lastIndex = Math.max(RE_HEAD.lastIndex, pos);
   }

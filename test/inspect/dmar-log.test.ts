@@ -70,4 +70,15 @@ test('a mail archive\'s one-line rendering and several reports in a row', () => 
   assert.equal(parseDmarLog('nothing to see here: DMAR: Host address width 39'), []);
 });
 
+test('a fault-status line is attached only to the faults of the same interrupt (same printk time), not to later ones', () => {
+  const text = [
+    '[    5.000100] DMAR: DRHD: handling fault status reg 2',
+    '[    5.000120] DMAR: [DMA Read] Request device [00:02.0] fault addr fffff000 [fault reason 06] PTE Read access is not set',
+    '[    9.500000] usb 1-1: new device',
+    '[    9.600000] DMAR: [DMA Write] Request device [00:03.0] fault addr 1000 [fault reason 05] PTE Write access is not set',
+  ].join('\n');
+  const r = parseDmarLog(text);
+  assert.equal(r.map((x) => [x.bdf, x.fsts]), [['00:02.0', 2], ['00:03.0', undefined]]);
+});
+
 test.run();
