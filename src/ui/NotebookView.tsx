@@ -239,8 +239,21 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
 
   const paneMax = (): number => Math.max(0, paneView.lines.length - paneBody);
 
+  // `q` in a lesson or an exploration asks first: a second `q` quits, any other
+  // key stays (Ctrl+C and Ctrl+D quit at once). Progress is saved either way.
+  const quitArmed = useRef(false);
+  const lastKey = useRef('');
+  const quit = (): void => {
+    if (lastKey.current === 'q' && !quitArmed.current) {
+      quitArmed.current = true;
+      say('press q again to quit (progress is saved); any other key stays', 'warn');
+      return;
+    }
+    onQuit();
+  };
+
   const handlers: Partial<Record<Action, () => void>> = {
-    quit: onQuit,
+    quit,
     help: () => set({ help: 0 }),
     back: onHome,
     'cell.prev': () => moveCell(-1),
@@ -364,6 +377,8 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
       return;
     }
     const empty = st.mode === 'input' ? st.input.text === '' : st.mode === 'predict' ? st.answer.text === '' : false;
+    lastKey.current = !key.ctrl && !key.meta ? inputText : '';
+    if (inputText !== 'q' || key.ctrl || key.meta) quitArmed.current = false;
     try {
       // ':' opens the input line from the notebook; typed into an empty input line (already open) it
       // would only make the command unknown, so it is swallowed there.

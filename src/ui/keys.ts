@@ -123,7 +123,7 @@ export const BINDINGS: Binding[] = [
   { action: 'export', modes: ['notebook'], keys: 'x', label: 'export', help: 'write this session as Markdown to lesson-ID-notebook.md in the current directory', footer: true, match: ch('x') },
   { action: 'back', modes: ['notebook'], keys: 'Esc/b', label: 'home', help: 'back to the home screen (progress is saved)', match: (i, k) => k.escape || (i === 'b' && plainKey(k)) },
   { action: 'help', modes: ['notebook'], keys: '?', label: 'help', help: 'this help', footer: true, match: ch('?') },
-  { action: 'quit', modes: ['notebook'], keys: 'q', label: 'quit', help: 'quit (progress is saved)', footer: true, match: ch('q') },
+  { action: 'quit', modes: ['notebook'], keys: 'q', label: 'quit', help: 'quit: asks first, q again quits (progress is saved)', footer: true, match: ch('q') },
   { action: 'page.up', modes: ['notebook', 'input'], keys: 'PgUp', label: '', help: 'scroll the lesson up', match: (_i, k) => k.pageUp },
   { action: 'page.down', modes: ['notebook', 'input'], keys: 'PgDn/Space', label: '', help: 'scroll the lesson down (Space in the notebook)', match: (i, k) => k.pageDown },
   // ---- typing a line (input, edit, predict)
@@ -140,7 +140,7 @@ export const BINDINGS: Binding[] = [
   { action: 'line.leave', modes: ['input', 'edit', 'predict'], keys: 'Esc', label: 'leave', help: 'leave the line (an edit is kept; a prediction is not made and the cell does not run)', footer: true, match: (_i, k) => k.escape },
   { action: 'quit', modes: ['input'], keys: 'Ctrl+D', label: '', help: 'quit, on an empty line', match: (i, k, c) => k.ctrl && i === 'd' && c.empty },
   { action: 'help', modes: ['input'], keys: '?', label: 'help', help: 'this help, on an empty line', footer: true, match: (i, k, c) => i === '?' && plainKey(k) && c.empty },
-  { action: 'quit', modes: ['input'], keys: 'q', label: 'quit', help: 'quit, on an empty line', footer: true, match: (i, k, c) => i === 'q' && plainKey(k) && c.empty },
+  { action: 'quit', modes: ['input'], keys: 'q', label: 'quit', help: 'quit, on an empty line: asks first, q again quits', footer: true, match: (i, k, c) => i === 'q' && plainKey(k) && c.empty },
   { action: 'edit.left', modes: LINE, keys: '←/Ctrl+B', label: '', help: 'cursor left', match: (i, k) => k.leftArrow || (k.ctrl && i === 'b') },
   { action: 'edit.right', modes: LINE, keys: '→/Ctrl+F', label: '', help: 'cursor right', match: (i, k) => k.rightArrow || (k.ctrl && i === 'f') },
   { action: 'edit.home', modes: LINE, keys: 'Home/Ctrl+A', label: '', help: 'start of the line', match: (i, k) => k.home || (k.ctrl && i === 'a') },

@@ -40,6 +40,8 @@ test('virtio-legacy-smmu: both exercise goals pass from the keyboard and are sav
       t.send('Escape');
       await pause();
       t.send('q', true);
+      await t.waitFor('press q again to quit');
+      t.send('q', true);
       await t.waitFor('[exited 0]');
       const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
       assert.equal(p.lessons['virtio-legacy-smmu'].goalsPassed.sort(), ['s14g1', 's14g2']);

@@ -43,6 +43,9 @@ test('home -> lesson -> run cells -> quit -> progress saved -> back on the same 
     await t.waitFor(/^40000010 {2}44 43 42 41/m);
     t.send('Escape');
     await pause();
+    // q asks first; a second q quits (issue 12, Also)
+    t.send('q', true);
+    await t.waitFor('press q again to quit');
     t.send('q', true);
     const out = await t.waitFor('[exited 0]');
     assert.match(out, /progress saved: tour at step 1\/\d+/);
@@ -79,6 +82,8 @@ test('coming back: dma-lab lesson tour opens at the saved step with the machine 
       const s = await again.waitFor(/step 2\/\d+/);
       assert.match(s, 'Writing memory');
       assert.match(s, 'welcome back');
+      again.send('q', true);
+      await again.waitFor('press q again to quit');
       again.send('q', true);
       await again.waitFor('[exited 0]');
     } finally {

@@ -114,6 +114,9 @@ test('the input line: typed commands run, a bad one shows the REPL caret block, 
   await m.press('\x1b[A');
   assert.match(m.frame(), '(arm-virt) write 0x40002000 0xcafef00d size=w', 'Up recalls history');
   await m.press('\x15', 'q');
+  assert.is(m.exited(), null, 'the first q only asks');
+  assert.match(m.frame(), 'press q again to quit');
+  await m.press('q');
   assert.is(m.exited(), `progress saved: tour at step 2/5 (${m.store.file})`);
   m.r.unmount();
 });
