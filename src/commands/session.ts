@@ -16,7 +16,9 @@ import { findPreset } from '../scenarios/index.ts';
 import { CommandError, type SourceSpan } from './errors.ts';
 import { lex, type Token } from './lexer.ts';
 import { evalExpr, type ExprEnv } from './expr.ts';
-import type { CommandResult, CommandSpec, ParsedArgs, Registry } from './registry.ts';
+import type { CommandResult, CommandSpecFor, ParsedArgs, RegistryFor } from './command-types.ts';
+
+type CommandSpec = CommandSpecFor<Session>;
 import type { XpFormat, XpUnit } from '../inspect/hexdump.ts';
 
 export type Outcome =
@@ -48,7 +50,7 @@ export class Session {
 
   constructor(
     system: System,
-    readonly registry: Registry,
+    readonly registry: RegistryFor<Session>,
   ) {
     this.system = system;
   }
