@@ -9,8 +9,8 @@
  * fault registers of ~130 bytes) under 40 KiB.
  */
 import { decodeLog, linesNotUnderstood, type DecodedReport } from './decode.ts';
+import { FAULT_STATUS_TEXT } from './dmar-log.ts';
 
-const STATUS = 'DRHD: handling fault status reg';
 
 export class LogDecoder {
   private buf = '';
@@ -45,7 +45,7 @@ export class LogDecoder {
       if (limit <= 0) return [];
       cut = buf.lastIndexOf('\n', limit - 1) + 1;
       // A fault-status line travels with the faults after it.
-      const st = buf.lastIndexOf(STATUS, cut);
+      const st = buf.lastIndexOf(FAULT_STATUS_TEXT, cut);
       if (st >= 0 && st >= cut - this.margin) cut = buf.lastIndexOf('\n', st) + 1;
       if (cut <= 0) return [];
     }

@@ -14,7 +14,7 @@ import { hex } from '../machine/u64.ts';
 import { encodeFaultRecord } from '../machine/vtd/fault.ts';
 import { decodeFaultRecord, decodeRegister } from './vtd.ts';
 import { parseSmmuLog, type SmmuLogRecord } from './smmu-log.ts';
-import { parseDmarLog, type DmarLogEra, type DmarLogRecord } from './dmar-log.ts';
+import { parseDmarLog, type DmarLogEra, type DmarLogRecord, FAULT_STATUS_TEXT } from './dmar-log.ts';
 import { decodeEvent, explainEvent } from './smmu.ts';
 import { span, plain, styled, fieldLines, type Line } from './view.ts';
 
@@ -95,12 +95,12 @@ export function linesNotUnderstood(text: string, reps: DecodedReport[]): number 
     const last = lineOf(text, Math.max(rec.at, (rec.end ?? rec.at + 1) - 1));
     for (let l = lineOf(text, rec.at); l <= last; l++) covered.add(l);
   }
-  const STATUS = /DRHD: handling fault status reg/;
+
   let n = 0;
   let line = 0;
   for (const l of text.split('\n')) {
     line++;
-    if (l.trim() && !covered.has(line) && !STATUS.test(l)) n++;
+    if (l.trim() && !covered.has(line) && !l.includes(FAULT_STATUS_TEXT)) n++;
   }
   return n;
 }

@@ -77,7 +77,9 @@ const PATTERNS: { era: DmarLogEra; kind: 'dma' | 'intr-remap'; re: RegExp; hexRe
   { era: 'legacy', kind: 'intr-remap', hexReason: false, re: new RegExp(`INTR-REMAP: Request device ${BDF} fault index (?<index>[0-9a-fA-F]+)${GAP}INTR-REMAP:\\[fault reason (?<reason>\\d+)\\] ?`, 'g') },
 ];
 
-const RE_STATUS = /DRHD: handling fault status reg ([0-9a-fA-F]+)/g;
+/** What dmar_fault prints before a unit's records (intel-dmar.ts formatFaultStatus). */
+export const FAULT_STATUS_TEXT = 'DRHD: handling fault status reg';
+const RE_STATUS = new RegExp(`${FAULT_STATUS_TEXT} ([0-9a-fA-F]+)`, 'g');
 const RE_BEFORE = /(?:\[\s*(\d+\.\d+)\]\s*)?(?:<\d>)?(DMAR: |dmar: )?$/;
 
 const KNOWN = [...new Set(FAULT_REASONS.map((r) => r.linux)), 'Unknown'].sort((a, b) => b.length - a.length);
