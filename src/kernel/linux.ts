@@ -37,6 +37,8 @@ import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts'
 import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
 import { dmaConfigureRange } from './dma-iommu.ts';
 import { pciEnableSriov } from './pci-iov.ts';
+import { GicIts } from '../machine/gic-its.ts';
+import { GicV3ItsDriver } from './irq-gic-v3-its.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -59,6 +61,8 @@ export class Linux implements Stateful {
   readonly driverCore: DriverCore;
   /** VFIO's container with the type1 backend: what a user-space driver set up (vfio.ts). */
   readonly vfio: VfioContainer;
+  /** The GICv3 ITS driver, on Arm machines whose ITS has tables (irq-gic-v3-its.ts). */
+  its: GicV3ItsDriver | undefined;
   private parts = new Map<string, Stateful>();
 
   constructor(
@@ -212,6 +216,14 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
   const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
+
+  // init_IRQ: the GICv3 driver and its ITS (tables, LPIs, collections), before any device driver.
+  const itsHw = m.memory.listRegions().map((r) => r.handler).find((h): h is GicIts => h instanceof GicIts && !!h.redist);
+  if (itsHw) {
+    linux.its = new GicV3ItsDriver({ memory: m.memory, its: itsHw, redist: itsHw.redist!, ramBase: ram[0]!.base, version: era.version, log });
+    linux.its.init();
+    linux.add('gic-its', linux.its);
+  }
 
   // IOMMU drivers for what firmware describes.
   const lateIommu = !!o.iommuDriver && o.iommuDriver !== 'builtin';

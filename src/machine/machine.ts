@@ -95,6 +95,30 @@ export class Machine {
   // ---- the DMA engine -------------------------------------------------------
 
   /**
+   * Where a device's write to bus address `addr` would go, without making it
+   * or recording anything: claimed by a host-bridge window, not forwarded
+   * (outside the inbound dma-ranges), an IOMMU fault, or a physical address
+   * (with the MMIO region there, if any).
+   */
+  probeWrite(m: DmaMaster, addr: u64): { kind: 'bridge' | 'fault' | 'pa'; detail: string; pa?: u64; region?: string } {
+    const rc = m.rootComplex;
+    const win = rc?.windows.find((w) => w.kind !== 'io' && addr >= w.pciBase && addr - w.pciBase < w.size);
+    if (win) return { kind: 'bridge', detail: `${hex(addr)} is inside ${rc!.name}'s ${win.kind} window: the root complex routes the write peer to peer, it never reaches the IOMMU or memory` };
+    if (rc && !rc.forwardsUpstream(addr)) return { kind: 'bridge', detail: `${hex(addr)} is outside ${rc.name}'s inbound dma-ranges: the root complex does not forward the write upstream` };
+    let pa = addr;
+    let how = 'untranslated';
+    if (m.path === 'translated' && m.iommu) {
+      const t = m.iommu.translate({ sid: m.sid, addr, write: true }, { record: false, useTlb: false });
+      if (!t.ok) return { kind: 'fault', detail: `${m.iommu.name} would fault: ${t.fault.name}: ${t.fault.detail}` };
+      pa = t.pa;
+      how = `${m.iommu.name} translates it to ${hex(pa)}`;
+    }
+    const r = this.memory.regionAt(pa);
+    return { kind: 'pa', pa, region: r?.name, detail: `${how}${r ? ` (${r.name})` : ' (a hole)'}` };
+  }
+
+
+  /**
    * Route one access of at most a page (it must not cross a 4 KiB boundary)
    * and trace it. Returns the physical address, or the fault.
    */

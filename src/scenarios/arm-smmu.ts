@@ -24,10 +24,10 @@
 import { type u64, alignUp } from '../machine/u64.ts';
 import { Machine } from '../machine/machine.ts';
 import { PciHostBridge } from '../machine/pci.ts';
-import { MmioStub } from '../machine/mmio-stub.ts';
 import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
-import { GicIts, GITS_REGION_SIZE } from '../machine/gic-its.ts';
+import { addGicV3 } from './gic.ts';
+import { MsixNic, MSIX_NIC_BAR } from '../machine/msix-nic.ts';
 import { VirtioBlkDevice } from '../machine/virtio/blk.ts';
 import { makeDmaLabDisk } from '../machine/virtio/disk.ts';
 import { validateVirtioPciOptions } from '../machine/virtio/virtio-pci.ts';
@@ -81,6 +81,8 @@ interface ArmSmmuBoard {
   smmuDevName: string;
   itsBase: u64;
   gicdBase: u64;
+  /** First redistributor frame (RD_base of CPU 0). */
+  gicrBase: u64;
   ecamBase: u64;
   busEnd: number;
   windows: PciHostBridge['windows'];
@@ -89,6 +91,8 @@ interface ArmSmmuBoard {
   /** The disk's slot and the hypervisor's DMA path when dma-path=auto. */
   diskDev: number;
   autoPath: (o: { iommuPlatform: boolean }) => 'translated' | 'bypass';
+  /** A second PCIe function: a NIC with MSI-X and no kernel driver in the lab (seed 002's passed-through NIC). */
+  nicDev?: number;
   unsetSsid: number;
 }
 
@@ -97,12 +101,7 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   const get = (k: string): string => options.get(k) ?? preset.options.find((o) => o.name === k)!.default;
   const m = new Machine({ name: b.preset, arch: 'aarch64', board: b.board, cpus: 4, description: preset.description });
   const mem = m.memory;
-  const gicd = new MmioStub('gicv3_dist', new Map([[0xffe8, 0x3bn]]));
-  m.register('mmio:gicd', gicd);
-  mem.addRegion({ name: 'gicv3_dist', base: b.gicdBase, size: 0x1_0000n, kind: 'mmio', handler: gicd });
-  const its = new GicIts({ name: 'its', base: b.itsBase, interrupts: m.interrupts });
-  m.register('its', its);
-  mem.addRegion({ name: 'arm-gicv3-its', base: b.itsBase, size: GITS_REGION_SIZE, kind: 'mmio', handler: its });
+  addGicV3(m, b);
   const smmu = new SmmuV3({ name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
   mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
   m.addIommu(smmu);
@@ -130,6 +129,13 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   if (dev.legacy) dev.assignBar(VIRTIO_PCI_LEGACY_BAR, alignUp(io.pciBase + 0x1000n, 0x40n));
   if (dev.vectors > 0) dev.assignBar(VIRTIO_PCI_MSIX_BAR, m32.pciBase);
   if (dev.modern) dev.assignBar(VIRTIO_PCI_MODERN_BAR, m64.pciBase);
+  if (b.nicDev !== undefined) {
+    const nic = new MsixNic(m, { name: 'nic0', bdf: { segment: 0, bus: 0, dev: b.nicDev, fn: 0 }, vendorId: 0x14e4, deviceId: 0x16d7, classCode: 0x020000, description: 'Ethernet controller: Broadcom NetXtreme-E (BCM57414 class; no driver in the lab)', vectors: 8 });
+    m.addPciFunction(host, nic);
+    nic.assignBar(MSIX_NIC_BAR, m64.pciBase + 0x10_0000n);
+    nic.dmaMaster = { ...nic.dmaMaster, path: 'translated', iommu: smmu, rootComplex: host };
+    m.masters.set('nic0', nic.dmaMaster);
+  }
   const dmaPath = get('vda.dma-path');
   const path = dmaPath === 'auto' ? b.autoPath({ iommuPlatform }) : (dmaPath as 'translated' | 'bypass');
   dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host };
@@ -190,6 +196,8 @@ export const armFastmodel: Preset = {
       smmuDevName: '2b400000.smmu',
       itsBase: 0x2f02_0000n,
       gicdBase: 0x2f00_0000n,
+      // fvp-base-revc.dts: GICR at 0x2f100000
+      gicrBase: 0x2f10_0000n,
       ecamBase: 0x4000_0000n,
       busEnd: 1,
       windows: [
@@ -234,6 +242,8 @@ export const qemuVirtSmmuv3: Preset = {
       smmuDevName: '9050000.smmuv3',
       itsBase: 0x0808_0000n,
       gicdBase: 0x0800_0000n,
+      // hw/arm/virt.c VIRT_GIC_REDIST
+      gicrBase: 0x080a_0000n,
       ecamBase: 0x3f00_0000n,
       busEnd: 15,
       windows: [
@@ -285,6 +295,7 @@ export const armIprocSmmuv3: Preset = {
       smmuDevName: '64000000.smmu',
       itsBase: 0x63c2_0000n,
       gicdBase: 0x63c0_0000n,
+      gicrBase: 0x63e0_0000n,
       ecamBase: 0x6000_0000n,
       busEnd: 15,
       windows: [
@@ -297,6 +308,7 @@ export const armIprocSmmuv3: Preset = {
         { pciBase: 0x8_0000_0000n, size: 0x8_0000_0000n },
       ],
       diskDev: 1,
+      nicDev: 2,
       autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
       unsetSsid: 0,
     }, options);
