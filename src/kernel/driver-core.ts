@@ -46,7 +46,7 @@ import type { KDevice } from './types.ts';
 import type { u64 } from '../machine/u64.ts';
 import { EBUSY, EINVAL, ENODEV, ERRNO_NAMES } from './iommu.ts';
 import { virtblkProbe, type VirtioBlk } from './virtio/virtio-blk.ts';
-import { vpReset } from './virtio/virtio-pci.ts';
+import { vpDelVqIrqs, vpReset } from './virtio/virtio-pci.ts';
 import { vringDelVirtqueue } from './virtio/virtio-ring.ts';
 
 /** include/linux/errno.h: kernel-internal, never seen by user space. */
@@ -157,6 +157,7 @@ const BUILTIN_DRIVERS: PciDriverDef[] = [
       const blk = diskOf(linux, dev);
       if (!blk) return;
       vpReset(linux.env, blk.vdev);
+      vpDelVqIrqs(linux.env, dev, blk.vdev);
       vringDelVirtqueue(linux.env, dev, blk.vq);
       linux.disks.restoreState({ disks: linux.disks.list().filter((b) => b !== blk) });
     },
@@ -227,6 +228,8 @@ const BUILTIN_DRIVERS: PciDriverDef[] = [
     },
     remove(ctx) {
       const st = ctx.linux.driverCore.s;
+      // The device fd is closed before an unbind can finish: vfio_pci_disable frees the vectors.
+      ctx.linux.vfio.disableMsi(ctx.dev);
       st.vfio = st.vfio.filter((n) => n !== ctx.dev.name);
     },
   },

@@ -39,6 +39,7 @@ import { dmaConfigureRange } from './dma-iommu.ts';
 import { pciEnableSriov } from './pci-iov.ts';
 import { GicIts } from '../machine/gic-its.ts';
 import { GicV3ItsDriver } from './irq-gic-v3-its.ts';
+import { PciMsiState, pciAllocIrqVectors, pciFreeIrqVectors } from './pci-msi.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -63,6 +64,8 @@ export class Linux implements Stateful {
   readonly vfio: VfioContainer;
   /** The GICv3 ITS driver, on Arm machines whose ITS has tables (irq-gic-v3-its.ts). */
   its: GicV3ItsDriver | undefined;
+  /** The PCI MSI layer's x86 vectors (pci-msi.ts). */
+  readonly msi = new PciMsiState();
   private parts = new Map<string, Stateful>();
 
   constructor(
@@ -86,6 +89,7 @@ export class Linux implements Stateful {
     this.add('driver-core', this.driverCore);
     this.vfio = new VfioContainer(this);
     this.add('vfio', this.vfio);
+    this.add('pci-msi', this.msi);
   }
 
   add(name: string, s: Stateful): void {
@@ -216,6 +220,14 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
   const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
+  // The PCI MSI-X layer the drivers call (pci_alloc_irq_vectors), when there is an MSI domain.
+  env.msix = {
+    alloc: (kdev, nvec, names) => {
+      const r = pciAllocIrqVectors(linux, kdev, nvec, (i) => names[i] ?? `${kdev.name}-${i}`);
+      return r.ok ? { ok: true } : { ok: false, why: r.why };
+    },
+    free: (kdev) => pciFreeIrqVectors(linux, kdev),
+  };
 
   // init_IRQ: the GICv3 driver and its ITS (tables, LPIs, collections), before any device driver.
   const itsHw = m.memory.listRegions().map((r) => r.handler).find((h): h is GicIts => h instanceof GicIts && !!h.redist);

@@ -33,7 +33,7 @@ import { GicIts } from '../machine/gic-its.ts';
 import { EEXIST, EINVAL, ENODEV, ENOMEM, ENOSPC, EPERM, EBUSY } from './iommu.ts';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type KDevice, type ResvRegion } from './types.ts';
 import type { Linux } from './linux.ts';
-import { pciAllocIrqVectorsMsix, pciFreeIrqVectors, type MsiVector } from './pci-msi.ts';
+import { pciAllocIrqVectors, pciFreeIrqVectors, type MsiVector } from './pci-msi.ts';
 
 const ERRNO_BY_NAME: Record<string, number> = { EINVAL, ENOSPC, ENOMEM, ENODEV };
 
@@ -615,7 +615,7 @@ export class VfioContainer implements Stateful {
     if (this.linux.its) {
       // vfio_msi_enable: pci_alloc_irq_vectors(MSI-X), then vfio_msi_set_vector_signal -> request_irq per vector.
       if (this.s.irqs.some((x) => x.dev === dev.name)) return { ok: false, errno: EINVAL, why: `${dev.name} already has MSI-X vectors set up (vfio_msi_enable refuses while enabled: disable with count 0 first)` };
-      const r = pciAllocIrqVectorsMsix(this.linux, dev, count, (i) => `vfio-msix[${i}](${dev.name})`);
+      const r = pciAllocIrqVectors(this.linux, dev, count, (i) => `vfio-msix[${i}](${dev.name})`);
       if (!r.ok) return { ok: false, errno: ERRNO_BY_NAME[r.errno] ?? EINVAL, why: r.why };
       const msgAddr = r.vectors[0]!.address;
       this.s.irqs.push({ dev: dev.name, doorbell, msgAddr, vectors: r.vectors.map((v) => ({ index: v.index, lpi: v.lpi, cpu: v.cpu })) });

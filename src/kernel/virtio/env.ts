@@ -40,4 +40,13 @@ export interface VirtioEnv {
   /** The DMA API the device's `dmaOps` dispatch to (dma-direct, iommu-dma, ...). */
   dma: DmaApi;
   config: VirtioKernelConfig;
+  /**
+   * The PCI MSI-X layer (kernel/pci-msi.ts), when the machine has an MSI
+   * domain: pci_alloc_irq_vectors(nvec, nvec, PCI_IRQ_MSIX) + request_irq
+   * for each named vector, and pci_free_irq_vectors. Absent: INTx only.
+   */
+  msix?: {
+    alloc(kdev: import('../types.ts').KDevice, nvec: number, names: readonly string[]): { ok: true } | { ok: false; why: string };
+    free(kdev: import('../types.ts').KDevice): void;
+  };
 }
