@@ -111,4 +111,15 @@ test('an unbound NIC on a DT 6.1 boot: no group, abort STE', () => {
   assert.match(text(ste), /Config=0b000 \(abort\)/);
 });
 
+test("iProc's outbound window: a NIC write to a bus address inside the bridge's mem32 window is claimed peer to peer, never reaching the SMMU", () => {
+  const s = vfioNic();
+  ok(s, 'vfio map 0x40000000 0x1000');
+  const before = s.machine.iommus[0]!.stats();
+  const w = D(ok(s, 'devdma write nic0 0x40000000 0xab 4'));
+  const tr = (w.trace as { outcome: { kind: string; detail?: string } }[]).at(-1)!;
+  assert.is(tr.outcome.kind, 'p2p');
+  assert.match(tr.outcome.detail!, /mem32 window/);
+  assert.equal(s.machine.iommus[0]!.stats(), before, 'the SMMU saw nothing');
+});
+
 test.run();
