@@ -131,7 +131,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   });
   m.addPciFunction(host, vda);
   if (vda.legacy) vda.assignBar(VIRTIO_PCI_LEGACY_BAR, 0xc000n);
-  if (vda.vectors > 0) vda.assignBar(VIRTIO_PCI_MSIX_BAR, 0xfebd_1000n);
+  if (vda.vectors > 0) vda.assignBar(VIRTIO_PCI_MSIX_BAR, 0xfebd_4000n);
   if (vda.modern) vda.assignBar(VIRTIO_PCI_MODERN_BAR, hole64);
   const path = (opt: string, auto: 'translated' | 'bypass'): 'translated' | 'bypass' => (get(opt) === 'auto' ? auto : (get(opt) as 'translated' | 'bypass'));
   const master = (f: PciFunction, p: 'translated' | 'bypass'): DmaMaster => ({ name: f.name, rid: f.rid, sid: f.rid, path: p, iommu: unit, rootComplex: host });
@@ -139,6 +139,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   m.masters.set('vda', vda.dmaMaster);
 
   // e1000e (82574L): BAR0 128K MMIO, BAR1 128K flash, BAR2 32 bytes I/O, BAR3 16K MSI-X (hw/net/e1000e.c).
+  // Addresses are illustrative (a firmware assigns them); none overlaps another BAR (test/machine/bars.test.ts).
   const nic = fn('nic0', { segment: 0, bus: 0, dev: 2, fn: 0 }, 0x8086, 0x10d3, 0x020000, 'Ethernet controller: Intel Corporation 82574L Gigabit Network Connection', [
     { index: 0, kind: 'mem32', size: 0x2_0000n, prefetchable: false, addr: 0n },
     { index: 1, kind: 'mem32', size: 0x2_0000n, prefetchable: false, addr: 0n },
@@ -157,7 +158,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
     { index: 5, kind: 'mem32', size: 0x1000n, prefetchable: false, addr: 0n },
   ]);
   sata.assignBar(4, 0xc0a0n);
-  sata.assignBar(5, 0xfebd_2000n);
+  sata.assignBar(5, 0xfebd_5000n);
   m.masters.set('sata', master(sata, 'translated'));
   const smbus = fn('smbus', { segment: 0, bus: 0, dev: 0x1f, fn: 3 }, 0x8086, 0x2930, 0x0c0500, 'SMBus: Intel Corporation 82801I (ICH9 Family) SMBus Controller', [{ index: 4, kind: 'io', size: 0x40n, prefetchable: false, addr: 0n }]);
   smbus.assignBar(4, 0x0700n);
