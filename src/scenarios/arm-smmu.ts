@@ -27,6 +27,7 @@ import { PciHostBridge } from '../machine/pci.ts';
 import { MmioStub } from '../machine/mmio-stub.ts';
 import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
+import { qemu72SmmuOptions } from '../machine/smmuv3/qemu.ts';
 import { GicIts, GITS_REGION_SIZE } from '../machine/gic-its.ts';
 import { VirtioBlkDevice } from '../machine/virtio/blk.ts';
 import { makeDmaLabDisk } from '../machine/virtio/disk.ts';
@@ -90,6 +91,8 @@ interface ArmSmmuBoard {
   diskDev: number;
   autoPath: (o: { iommuPlatform: boolean }) => 'translated' | 'bypass';
   unsetSsid: number;
+  /** The SMMU is QEMU 7.2's (machine/smmuv3/qemu.ts): its ID registers, its event records, its memory core's split of faulting accesses. */
+  qemuSmmu?: boolean;
 }
 
 /** Everything after option validation: build the machine and its firmware description. */
@@ -103,7 +106,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   const its = new GicIts({ name: 'its', base: b.itsBase, interrupts: m.interrupts });
   m.register('its', its);
   mem.addRegion({ name: 'arm-gicv3-its', base: b.itsBase, size: GITS_REGION_SIZE, kind: 'mmio', handler: its });
-  const smmu = new SmmuV3({ name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
+  const smmu = new SmmuV3({ ...(b.qemuSmmu ? qemu72SmmuOptions() : {}), name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
+  m.qemuFaultSplit = b.qemuSmmu === true;
   mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
   m.addIommu(smmu);
 
@@ -244,6 +248,7 @@ export const qemuVirtSmmuv3: Preset = {
       diskDev: 1,
       autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
       unsetSsid: 0,
+      qemuSmmu: true,
     }, options);
   },
 };
