@@ -82,6 +82,20 @@ export const ARM_SMMU_FEAT_TRANS_S2 = 1 << 10;
 export const ARM_SMMU_FEAT_STALLS = 1 << 11;
 export const ARM_SMMU_FEAT_HYP = 1 << 12;
 export const ARM_SMMU_FEAT_STALL_FORCE = 1 << 13;
+/** Same numbering in later drivers: VAX 14, RANGE_INV 15 (IDR3.RIL, v5.8+), BTM 16, SVA 17 (6.1). */
+export const ARM_SMMU_FEAT_VAX = 1 << 14;
+export const ARM_SMMU_FEAT_RANGE_INV = 1 << 15;
+
+/**
+ * Largest queues the driver allocates, as log2 of entries. 2017
+ * (v4.10): CMDQ_MAX_SZ_SHIFT 8, EVTQ_MAX_SZ_SHIFT 7. From v5.3 (d25f6ead162e
+ * "iommu/arm-smmu-v3: Increase maximum size of queues"): Q_MAX_SZ_SHIFT
+ * (PAGE_SHIFT + CONFIG_CMA_ALIGNMENT = 12 + 8, arm64 defconfig has CMA)
+ * less the entry size (16 bytes for commands, 32 for events): 16 and 15.
+ * The same commit added arm_smmu_init_one_queue's "allocated %u entries
+ * for %s" line.
+ */
+export const QUEUE_MAX_SHIFT = { '2017': { cmdq: 8, evtq: 7 }, current: { cmdq: 20 - 4, evtq: 20 - 5 } } as const;
 
 export interface ArmSmmuV3DriverOptions {
   memory: PhysicalMemory;
@@ -308,23 +322,26 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.s.asidBits = g0('ASID16') ? 16 : 8;
     const idr1 = BigInt(this.readl(R.SMMU_IDR1));
     const g1 = (n: string): number => Number(get(R.IDR1_LAYOUT, [idr1], n));
-    // Queue sizes: 2017 CMDQ_MAX_SZ_SHIFT 8 / EVTQ_MAX_SZ_SHIFT 7; current Q_MAX_SZ_SHIFT (22) less the entry size.
-    const cmdqMax = this.era === '2017' ? 8 : 22 - 4;
-    const evtqMax = this.era === '2017' ? 7 : 22 - 5;
-    this.s.cmdq.shift = Math.min(cmdqMax, g1('CMDQS'));
-    this.s.evtq.shift = Math.min(evtqMax, g1('EVENTQS'));
+    // Queue sizes: min(IDR1's maximum, the driver's) -- QUEUE_MAX_SHIFT above.
+    this.s.cmdq.shift = Math.min(QUEUE_MAX_SHIFT[this.era].cmdq, g1('CMDQS'));
+    this.s.evtq.shift = Math.min(QUEUE_MAX_SHIFT[this.era].evtq, g1('EVENTQS'));
     this.s.sidBits = g1('SIDSIZE');
     // "If the SMMU supports fewer bits than would fill a single L2 stream table, use a linear table instead."
     if (this.s.sidBits <= STRTAB_SPLIT) f &= ~ARM_SMMU_FEAT_2_LVL_STRTAB;
+    // IDR3.RIL: range invalidation (v5.8+; the 2017 driver does not read IDR3).
+    if (this.era !== '2017' && this.readl(R.SMMU_IDR3) & R.IDR3_RIL) f |= ARM_SMMU_FEAT_RANGE_INV;
     const idr5 = BigInt(this.readl(R.SMMU_IDR5));
     this.s.oas = oasBits(Number(get(R.IDR5_LAYOUT, [idr5], 'OAS')));
-    this.s.ias = this.s.oas; // smmu->ias = max(smmu->ias, smmu->oas)
+    // smmu->ias is set to 40 only for TTF = AArch32+AArch64; an AArch64-only
+    // SMMU (QEMU's, the fast model's) keeps 0 until ias = max(ias, oas).
+    this.s.ias = Math.max(g0('TTF') === 3 ? 40 : 0, this.s.oas);
     this.s.features = f;
-    if (this.era === '2017') this.print('info', `ias ${this.s.ias}-bit, oas ${this.s.oas}-bit (features 0x${(f >>> 0).toString(16).padStart(8, '0')})`, out);
+    // Printed by every era's arm_smmu_device_hw_probe (2017 and current, 6.x included).
+    this.print('info', `ias ${this.s.ias}-bit, oas ${this.s.oas}-bit (features 0x${(f >>> 0).toString(16).padStart(8, '0')})`, out);
 
-    // arm_smmu_init_structures
-    this.s.cmdq.base = this.allocCoherent((1 << this.s.cmdq.shift) * C.CMD_SIZE);
-    this.s.evtq.base = this.allocCoherent((1 << this.s.evtq.shift) * EVT_SIZE);
+    // arm_smmu_init_structures -> arm_smmu_init_queues: cmdq, then evtq (priq only with PRI).
+    this.s.cmdq.base = this.allocQueue((1 << this.s.cmdq.shift) * C.CMD_SIZE, 1 << this.s.cmdq.shift, 'cmdq', out);
+    this.s.evtq.base = this.allocQueue((1 << this.s.evtq.shift) * EVT_SIZE, 1 << this.s.evtq.shift, 'evtq', out);
     if (f & ARM_SMMU_FEAT_2_LVL_STRTAB) {
       // arm_smmu_init_strtab_2lvl: up to 2^17 L1 descriptors (STRTAB_L1_SZ_SHIFT 20), all invalid (Span 0).
       const l1Bits = Math.min(17, this.s.sidBits - STRTAB_SPLIT);
@@ -371,6 +388,17 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.writeRegSync(R.SMMU_CR0, R.SMMU_CR0ACK, enables);
     this.s.probed = true;
     return out;
+  }
+
+  /**
+   * arm_smmu_init_one_queue: dmam_alloc_coherent of the whole queue
+   * (naturally aligned: the page allocator hands out power-of-two blocks,
+   * as CMA does up to CONFIG_CMA_ALIGNMENT), and from v5.3 the dev_info line.
+   */
+  private allocQueue(bytes: number, entries: number, name: string, out: LogLine[]): u64 {
+    const pa = this.allocCoherent(bytes);
+    if (this.era !== '2017') this.print('info', `allocated ${entries} entries for ${name}`, out);
+    return pa;
   }
 
   /** dmam_alloc_coherent(GFP_ZERO): whole pages, naturally aligned, zeroed. */
