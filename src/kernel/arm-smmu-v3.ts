@@ -125,6 +125,13 @@ export interface ArmSmmuV3DriverOptions {
    * carries the idea to this driver as arm-smmu-v3.msi_iova_base.
    */
   msiIovaBase?: u64;
+  /**
+   * How the current era builds STEs (see `steWordsFor`): 'write_strtab_ent'
+   * (v5.x-v6.8, Linux 6.1: one function writing dword 1 by hand) or
+   * 'make_ste' (v6.9+: arm_smmu_make_abort/bypass/cdtable_ste build whole
+   * STEs). Default: 'make_ste'. Ignored in the 2017 era.
+   */
+  steForm?: 'write_strtab_ent' | 'make_ste';
 }
 
 /** struct arm_smmu_event (current driver), decoded from a record. */
@@ -226,6 +233,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly disableBypass: boolean;
   readonly eventLog: 'raw' | 'decoded';
   readonly msiIovaBase: u64;
+  readonly steForm: 'write_strtab_ent' | 'make_ste';
   private readonly mem: PhysicalMemory;
   private readonly ctx: IoPgtableContext;
   private readonly base: u64;
@@ -241,6 +249,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.disableBypass = o.disableBypass ?? this.era !== '2017';
     this.eventLog = o.eventLog ?? 'decoded';
     this.msiIovaBase = o.msiIovaBase ?? MSI_IOVA_BASE;
+    this.steForm = o.steForm ?? 'make_ste';
     this.devName = o.devName ?? `${hexRaw(o.base)}.smmu`;
     this.name = this.devName;
     this.logFn = o.log;
@@ -420,9 +429,26 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   }
 
   private unassignedSte(): [u64, u64] {
-    return this.disableBypass
-      ? [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT })[0]!, 0n]
-      : [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS })[0]!, encode(STE_LAYOUT, { SHCFG: 1 })[1]!];
+    return this.disableBypass ? this.abortSte() : this.bypassSte();
+  }
+
+  /**
+   * Dword 1 of a bypass or abort STE. 2017 and write_strtab_ent (v4.1x to
+   * v6.8, Linux 6.1): `dst[1] = SHCFG_INCOMING` for both, whatever the
+   * SMMU. make_ste (v6.9+): arm_smmu_make_abort_ste leaves dword 1 zero, and
+   * arm_smmu_make_bypass_ste sets SHCFG only when IDR1.ATTR_TYPES_OVR says
+   * the SMMU can override (ARM_SMMU_FEAT_ATTR_TYPES_OVR, ≈v6.10; neither
+   * modelled SMMU has it).
+   */
+  private shcfgIncoming(bypass: boolean): boolean {
+    if (this.era === '2017' || this.steForm === 'write_strtab_ent') return true;
+    return bypass && (this.readl(R.SMMU_IDR1) & (1 << 27)) !== 0;
+  }
+  private abortSte(): [u64, u64] {
+    return [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT })[0]!, this.shcfgIncoming(false) ? encode(STE_LAYOUT, { SHCFG: 1 })[1]! : 0n];
+  }
+  private bypassSte(): [u64, u64] {
+    return [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS })[0]!, this.shcfgIncoming(true) ? encode(STE_LAYOUT, { SHCFG: 1 })[1]! : 0n];
   }
 
   // ---- command queue ----------------------------------------------------------------
@@ -569,14 +595,33 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
       const [d0, d1] = this.unassignedSte();
       return [d0, d1, 0n, 0n, 0n, 0n, 0n, 0n];
     }
-    if (d.stage === 'bypass') return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS, SHCFG: 1 });
-    if (d.stage === 'abort') return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT });
+    if (d.stage === 'bypass') return [...this.bypassSte(), 0n, 0n, 0n, 0n, 0n, 0n];
+    if (d.stage === 'abort') return [...this.abortSte(), 0n, 0n, 0n, 0n, 0n, 0n];
     const cd = this.era === '2017' ? d.cdPa! : m.cdTable!;
-    // S1 STE: CD fetches WBRA/WBRA/inner-shareable, StreamWorld NS-EL1; current adds S1DSS = SSID0 (unverified).
-    return encode(STE_LAYOUT, {
-      V: 1, Config: STE_CFG_S1_TRANS, S1ContextPtr: cd, S1CIR: 1, S1COR: 1, S1CSH: 3, STRW: 0,
-      ...(this.era === 'current' ? { S1DSS: 2 } : {}),
-    });
+    return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_S1_TRANS, S1ContextPtr: cd, ...this.s1SteDword1() });
+  }
+
+  /**
+   * Dword 1 of a stage-1 STE, by era. Every era: S1CIR = S1COR = WBRA (1),
+   * S1CSH = inner shareable (3), STRW = NS-EL1 (0: no SMMU here has
+   * IDR0.HYP, so never EL2/E2H), S1STALLD only on an SMMU with stalls
+   * (neither modelled SMMU has them: STALL_MODEL = 1). No era sets PRIVCFG
+   * or MEV in a stage-1 STE (mainline never defined an STE PRIVCFG value;
+   * MEV appears only in v6.1x nested STEs).
+   *   2017 (drivers/iommu/arm-smmu-v3.c arm_smmu_write_strtab_ent, v4.1x):
+   *     EATS = TRANS (1) under #ifdef CONFIG_PCI_ATS, which arm64's
+   *     defconfig has (PCI_IOV selects PCI_ATS): set even for an SMMU
+   *     without ATS and a device without the capability. No S1DSS.
+   *   current, write_strtab_ent (v5.6-v6.8, Linux 6.1): S1DSS = SSID0 (2,
+   *     "iommu/arm-smmu-v3: Add support for Substream IDs", v5.6); EATS only
+   *     for a master with ATS enabled ("iommu/arm-smmu-v3: Add support for
+   *     PCI ATS", v5.2; no modelled device has ATS: 0).
+   *   make_ste (arm_smmu_make_cdtable_ste, v6.9+): the same fields, the
+   *     whole STE built at once with dword 2's S2VMID = 0.
+   */
+  private s1SteDword1(): Record<string, number> {
+    const common = { S1CIR: 1, S1COR: 1, S1CSH: 3, STRW: 0 };
+    return this.era === '2017' ? { ...common, EATS: 1 } : { ...common, S1DSS: 2 };
   }
 
   /** The CD (arm_smmu_write_ctx_desc / arm_smmu_make_s1_cd) for a stage-1 domain. */

@@ -225,6 +225,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       devName: fs.devName,
       era: era.smmu,
       eventLog: era.version >= 614 ? 'decoded' : 'raw',
+      steForm: era.version >= 609 ? 'make_ste' : 'write_strtab_ent',
       // Seed 002's proposed (unmerged) parameter; see ArmSmmuV3DriverOptions.msiIovaBase.
       msiIovaBase: kernel.cmdline.has('arm-smmu-v3.msi_iova_base') ? BigInt(kernel.cmdline.get('arm-smmu-v3.msi_iova_base')!) : undefined,
       // A module parameter the driver no longer has (v6.10+) is ignored silently
