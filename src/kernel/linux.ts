@@ -234,7 +234,12 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       log,
     });
     if (lateIommu) core.markLate(drv.name);
-    else drv.probe();
+    // Before ~v4.17 arm-smmu-v3 was IOMMU_OF_DECLAREd and probed from
+    // of_iommu_init (core_initcall), before any bus scan; later it is an
+    // ordinary platform driver probed at device_initcall, after
+    // iommu_subsys_init and after drivers/pci (linked first) scanned the
+    // host bridge. The '2017' era probes here, the current one below.
+    else if (drv.era === '2017') drv.probe();
     core.registerDriver(drv);
     linux.smmus.push(drv);
     linux.add(`smmu:${drv.name}`, drv);
@@ -260,6 +265,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   if (acpi) pciScan();
   core.subsysInit();
   if (!acpi) pciScan();
+  for (const drv of linux.smmus) if (!lateIommu && drv.era !== '2017') drv.probe();
   // intel_iommu_init (a rootfs initcall, after the PCI scan): units, root tables, QI.
   const intelOn = intel ? intel.init() : false;
   if (intel && intelOn) core.registerDriver(intel);
