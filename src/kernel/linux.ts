@@ -32,6 +32,7 @@ import { ArmSmmuV3Driver } from './arm-smmu-v3.ts';
 import { IntelIommuDriver } from './intel-iommu.ts';
 import type { KDevice } from './types.ts';
 import { KERNEL_ERAS, type KernelEra } from './era.ts';
+import { Kmalloc } from './kmalloc.ts';
 import type { VirtioEnv } from './virtio/env.ts';
 import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
 import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
@@ -210,8 +211,11 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
   iommuDma.debugInitDomain = o.debugDmaConfigure ?? false;
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
-  const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
+  // kmalloc for the virtio rings' indirect tables (kernel/kmalloc.ts); registered for undo below.
+  const kmalloc = new Kmalloc(pages);
+  const env: VirtioEnv = { machine: m, kernel, pages, dma, kmalloc, config: { era: era.virtio, arch: m.info.arch, xenDomain: false, version: era.version } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
+  linux.add('kmalloc', kmalloc);
 
   // IOMMU drivers for what firmware describes.
   const lateIommu = !!o.iommuDriver && o.iommuDriver !== 'builtin';

@@ -124,6 +124,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     disableLegacy: onOff(get('vda.disable-legacy')),
     disableModern: onOff(get('vda.disable-modern')),
     iommuPlatform,
+    // QEMU 7.2 (queue_reset=on from its 7.2 machine type); the fast model and the iProc board are not QEMU.
+    queueReset: b.qemuSmmu === true,
     disk: makeDmaLabDisk('dma-lab-vda'),
   });
   m.addPciFunction(host, dev);
