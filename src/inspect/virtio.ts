@@ -75,6 +75,8 @@ export interface VirtioStatusInfo {
   status: string[];
   guest_features: string[];
   host_features: string[];
+  /** What the interface in use offers the driver (modern hides QEMU's VIRTIO_LEGACY_FEATURES; legacy shows 32 bits). */
+  offered_features: string[];
   /** Model details beyond QEMU's fields. */
   transport: { legacy: boolean; modern: boolean; iommu_platform: boolean; msix_vectors: number; msix_enabled: boolean; last_interface?: string; dma_path: string; sid: number };
   last_fault?: { queue: number; what: string; addr: string; fault: string };
@@ -97,6 +99,7 @@ export function virtioStatus(dev: VirtioPciDevice): VirtioStatusInfo {
     status: s === '0' ? [] : s.split('|'),
     guest_features: featureNames(dev.guestFeatures, names),
     host_features: featureNames(dev.hostFeatures(), names),
+    offered_features: featureNames(dev.offeredFeatures(), names),
     transport: {
       legacy: dev.legacy,
       modern: dev.modern,
@@ -239,13 +242,20 @@ export function virtioQueueElement(machine: Machine, dev: VirtioPciDevice, queue
       break;
     }
     const d = decodeDesc(raw);
-    if (d.flags & VRING_DESC_F_INDIRECT && n === 0) {
+    if (d.flags & VRING_DESC_F_INDIRECT && n === 0 && table === rd.pa) {
+      // QEMU qmp_x_query_virtio_queue_element: an indirect head is not listed; the table is
+      // mapped through the device's DMA address space and its descriptors are listed instead.
       const rt = resolveBusAddr(m, d.addr);
-      descs.push({ addr: d.addr, len: d.len, flags: qemuDescFlags(d.flags), pa: rt.pa, note: rt.note });
-      if (rt.pa === undefined) break;
+      if (rt.pa === undefined) {
+        // QEMU's command fails here ("Cannot map indirect buffer"); the lab shows the head and says why.
+        descs.push({ addr: d.addr, len: d.len, flags: qemuDescFlags(d.flags), pa: undefined, note: rt.note });
+        truncated = `Cannot map indirect buffer: the indirect table at ${hex(d.addr)} (${d.len} bytes) does not resolve through ${m.iommu?.name ?? 'the IOMMU'}; a completed request's table is unmapped and freed`;
+        break;
+      }
       table = rt.pa;
       max = Math.floor(d.len / VIRTQ_DESC_SIZE);
       i = 0;
+      n = -1;
       continue;
     }
     const r = resolveBusAddr(m, d.addr, (d.flags & VRING_DESC_F_WRITE) !== 0);

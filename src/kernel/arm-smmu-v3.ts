@@ -82,6 +82,20 @@ export const ARM_SMMU_FEAT_TRANS_S2 = 1 << 10;
 export const ARM_SMMU_FEAT_STALLS = 1 << 11;
 export const ARM_SMMU_FEAT_HYP = 1 << 12;
 export const ARM_SMMU_FEAT_STALL_FORCE = 1 << 13;
+/** Same numbering in later drivers: VAX 14, RANGE_INV 15 (IDR3.RIL, v5.8+), BTM 16, SVA 17 (6.1). */
+export const ARM_SMMU_FEAT_VAX = 1 << 14;
+export const ARM_SMMU_FEAT_RANGE_INV = 1 << 15;
+
+/**
+ * Largest queues the driver allocates, as log2 of entries. 2017
+ * (v4.10): CMDQ_MAX_SZ_SHIFT 8, EVTQ_MAX_SZ_SHIFT 7. From v5.3 (d25f6ead162e
+ * "iommu/arm-smmu-v3: Increase maximum size of queues"): Q_MAX_SZ_SHIFT
+ * (PAGE_SHIFT + CONFIG_CMA_ALIGNMENT = 12 + 8, arm64 defconfig has CMA)
+ * less the entry size (16 bytes for commands, 32 for events): 16 and 15.
+ * The same commit added arm_smmu_init_one_queue's "allocated %u entries
+ * for %s" line.
+ */
+export const QUEUE_MAX_SHIFT = { '2017': { cmdq: 8, evtq: 7 }, current: { cmdq: 20 - 4, evtq: 20 - 5 } } as const;
 
 export interface ArmSmmuV3DriverOptions {
   memory: PhysicalMemory;
@@ -111,6 +125,13 @@ export interface ArmSmmuV3DriverOptions {
    * carries the idea to this driver as arm-smmu-v3.msi_iova_base.
    */
   msiIovaBase?: u64;
+  /**
+   * How the current era builds STEs (see `steWordsFor`): 'write_strtab_ent'
+   * (v5.x-v6.8, Linux 6.1: one function writing dword 1 by hand) or
+   * 'make_ste' (v6.9+: arm_smmu_make_abort/bypass/cdtable_ste build whole
+   * STEs). Default: 'make_ste'. Ignored in the 2017 era.
+   */
+  steForm?: 'write_strtab_ent' | 'make_ste';
 }
 
 /** struct arm_smmu_event (current driver), decoded from a record. */
@@ -212,6 +233,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   readonly disableBypass: boolean;
   readonly eventLog: 'raw' | 'decoded';
   readonly msiIovaBase: u64;
+  readonly steForm: 'write_strtab_ent' | 'make_ste';
   private readonly mem: PhysicalMemory;
   private readonly ctx: IoPgtableContext;
   private readonly base: u64;
@@ -227,6 +249,7 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.disableBypass = o.disableBypass ?? this.era !== '2017';
     this.eventLog = o.eventLog ?? 'decoded';
     this.msiIovaBase = o.msiIovaBase ?? MSI_IOVA_BASE;
+    this.steForm = o.steForm ?? 'make_ste';
     this.devName = o.devName ?? `${hexRaw(o.base)}.smmu`;
     this.name = this.devName;
     this.logFn = o.log;
@@ -308,23 +331,26 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     this.s.asidBits = g0('ASID16') ? 16 : 8;
     const idr1 = BigInt(this.readl(R.SMMU_IDR1));
     const g1 = (n: string): number => Number(get(R.IDR1_LAYOUT, [idr1], n));
-    // Queue sizes: 2017 CMDQ_MAX_SZ_SHIFT 8 / EVTQ_MAX_SZ_SHIFT 7; current Q_MAX_SZ_SHIFT (22) less the entry size.
-    const cmdqMax = this.era === '2017' ? 8 : 22 - 4;
-    const evtqMax = this.era === '2017' ? 7 : 22 - 5;
-    this.s.cmdq.shift = Math.min(cmdqMax, g1('CMDQS'));
-    this.s.evtq.shift = Math.min(evtqMax, g1('EVENTQS'));
+    // Queue sizes: min(IDR1's maximum, the driver's) -- QUEUE_MAX_SHIFT above.
+    this.s.cmdq.shift = Math.min(QUEUE_MAX_SHIFT[this.era].cmdq, g1('CMDQS'));
+    this.s.evtq.shift = Math.min(QUEUE_MAX_SHIFT[this.era].evtq, g1('EVENTQS'));
     this.s.sidBits = g1('SIDSIZE');
     // "If the SMMU supports fewer bits than would fill a single L2 stream table, use a linear table instead."
     if (this.s.sidBits <= STRTAB_SPLIT) f &= ~ARM_SMMU_FEAT_2_LVL_STRTAB;
+    // IDR3.RIL: range invalidation (v5.8+; the 2017 driver does not read IDR3).
+    if (this.era !== '2017' && this.readl(R.SMMU_IDR3) & R.IDR3_RIL) f |= ARM_SMMU_FEAT_RANGE_INV;
     const idr5 = BigInt(this.readl(R.SMMU_IDR5));
     this.s.oas = oasBits(Number(get(R.IDR5_LAYOUT, [idr5], 'OAS')));
-    this.s.ias = this.s.oas; // smmu->ias = max(smmu->ias, smmu->oas)
+    // smmu->ias is set to 40 only for TTF = AArch32+AArch64; an AArch64-only
+    // SMMU (QEMU's, the fast model's) keeps 0 until ias = max(ias, oas).
+    this.s.ias = Math.max(g0('TTF') === 3 ? 40 : 0, this.s.oas);
     this.s.features = f;
-    if (this.era === '2017') this.print('info', `ias ${this.s.ias}-bit, oas ${this.s.oas}-bit (features 0x${(f >>> 0).toString(16).padStart(8, '0')})`, out);
+    // Printed by every era's arm_smmu_device_hw_probe (2017 and current, 6.x included).
+    this.print('info', `ias ${this.s.ias}-bit, oas ${this.s.oas}-bit (features 0x${(f >>> 0).toString(16).padStart(8, '0')})`, out);
 
-    // arm_smmu_init_structures
-    this.s.cmdq.base = this.allocCoherent((1 << this.s.cmdq.shift) * C.CMD_SIZE);
-    this.s.evtq.base = this.allocCoherent((1 << this.s.evtq.shift) * EVT_SIZE);
+    // arm_smmu_init_structures -> arm_smmu_init_queues: cmdq, then evtq (priq only with PRI).
+    this.s.cmdq.base = this.allocQueue((1 << this.s.cmdq.shift) * C.CMD_SIZE, 1 << this.s.cmdq.shift, 'cmdq', out);
+    this.s.evtq.base = this.allocQueue((1 << this.s.evtq.shift) * EVT_SIZE, 1 << this.s.evtq.shift, 'evtq', out);
     if (f & ARM_SMMU_FEAT_2_LVL_STRTAB) {
       // arm_smmu_init_strtab_2lvl: up to 2^17 L1 descriptors (STRTAB_L1_SZ_SHIFT 20), all invalid (Span 0).
       const l1Bits = Math.min(17, this.s.sidBits - STRTAB_SPLIT);
@@ -373,6 +399,17 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     return out;
   }
 
+  /**
+   * arm_smmu_init_one_queue: dmam_alloc_coherent of the whole queue
+   * (naturally aligned: the page allocator hands out power-of-two blocks,
+   * as CMA does up to CONFIG_CMA_ALIGNMENT), and from v5.3 the dev_info line.
+   */
+  private allocQueue(bytes: number, entries: number, name: string, out: LogLine[]): u64 {
+    const pa = this.allocCoherent(bytes);
+    if (this.era !== '2017') this.print('info', `allocated ${entries} entries for ${name}`, out);
+    return pa;
+  }
+
   /** dmam_alloc_coherent(GFP_ZERO): whole pages, naturally aligned, zeroed. */
   private allocCoherent(bytes: number): u64 {
     const pages = Math.max(1, Math.ceil(bytes / 4096));
@@ -392,9 +429,26 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   }
 
   private unassignedSte(): [u64, u64] {
-    return this.disableBypass
-      ? [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT })[0]!, 0n]
-      : [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS })[0]!, encode(STE_LAYOUT, { SHCFG: 1 })[1]!];
+    return this.disableBypass ? this.abortSte() : this.bypassSte();
+  }
+
+  /**
+   * Dword 1 of a bypass or abort STE. 2017 and write_strtab_ent (v4.1x to
+   * v6.8, Linux 6.1): `dst[1] = SHCFG_INCOMING` for both, whatever the
+   * SMMU. make_ste (v6.9+): arm_smmu_make_abort_ste leaves dword 1 zero, and
+   * arm_smmu_make_bypass_ste sets SHCFG only when IDR1.ATTR_TYPES_OVR says
+   * the SMMU can override (ARM_SMMU_FEAT_ATTR_TYPES_OVR, ≈v6.10; neither
+   * modelled SMMU has it).
+   */
+  private shcfgIncoming(bypass: boolean): boolean {
+    if (this.era === '2017' || this.steForm === 'write_strtab_ent') return true;
+    return bypass && (this.readl(R.SMMU_IDR1) & (1 << 27)) !== 0;
+  }
+  private abortSte(): [u64, u64] {
+    return [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT })[0]!, this.shcfgIncoming(false) ? encode(STE_LAYOUT, { SHCFG: 1 })[1]! : 0n];
+  }
+  private bypassSte(): [u64, u64] {
+    return [encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS })[0]!, this.shcfgIncoming(true) ? encode(STE_LAYOUT, { SHCFG: 1 })[1]! : 0n];
   }
 
   // ---- command queue ----------------------------------------------------------------
@@ -541,14 +595,33 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
       const [d0, d1] = this.unassignedSte();
       return [d0, d1, 0n, 0n, 0n, 0n, 0n, 0n];
     }
-    if (d.stage === 'bypass') return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_BYPASS, SHCFG: 1 });
-    if (d.stage === 'abort') return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_ABORT });
+    if (d.stage === 'bypass') return [...this.bypassSte(), 0n, 0n, 0n, 0n, 0n, 0n];
+    if (d.stage === 'abort') return [...this.abortSte(), 0n, 0n, 0n, 0n, 0n, 0n];
     const cd = this.era === '2017' ? d.cdPa! : m.cdTable!;
-    // S1 STE: CD fetches WBRA/WBRA/inner-shareable, StreamWorld NS-EL1; current adds S1DSS = SSID0 (unverified).
-    return encode(STE_LAYOUT, {
-      V: 1, Config: STE_CFG_S1_TRANS, S1ContextPtr: cd, S1CIR: 1, S1COR: 1, S1CSH: 3, STRW: 0,
-      ...(this.era === 'current' ? { S1DSS: 2 } : {}),
-    });
+    return encode(STE_LAYOUT, { V: 1, Config: STE_CFG_S1_TRANS, S1ContextPtr: cd, ...this.s1SteDword1() });
+  }
+
+  /**
+   * Dword 1 of a stage-1 STE, by era. Every era: S1CIR = S1COR = WBRA (1),
+   * S1CSH = inner shareable (3), STRW = NS-EL1 (0: no SMMU here has
+   * IDR0.HYP, so never EL2/E2H), S1STALLD only on an SMMU with stalls
+   * (neither modelled SMMU has them: STALL_MODEL = 1). No era sets PRIVCFG
+   * or MEV in a stage-1 STE (mainline never defined an STE PRIVCFG value;
+   * MEV appears only in v6.1x nested STEs).
+   *   2017 (drivers/iommu/arm-smmu-v3.c arm_smmu_write_strtab_ent, v4.1x):
+   *     EATS = TRANS (1) under #ifdef CONFIG_PCI_ATS, which arm64's
+   *     defconfig has (PCI_IOV selects PCI_ATS): set even for an SMMU
+   *     without ATS and a device without the capability. No S1DSS.
+   *   current, write_strtab_ent (v5.6-v6.8, Linux 6.1): S1DSS = SSID0 (2,
+   *     "iommu/arm-smmu-v3: Add support for Substream IDs", v5.6); EATS only
+   *     for a master with ATS enabled ("iommu/arm-smmu-v3: Add support for
+   *     PCI ATS", v5.2; no modelled device has ATS: 0).
+   *   make_ste (arm_smmu_make_cdtable_ste, v6.9+): the same fields, the
+   *     whole STE built at once with dword 2's S2VMID = 0.
+   */
+  private s1SteDword1(): Record<string, number> {
+    const common = { S1CIR: 1, S1COR: 1, S1CSH: 3, STRW: 0 };
+    return this.era === '2017' ? { ...common, EATS: 1 } : { ...common, S1DSS: 2 };
   }
 
   /** The CD (arm_smmu_write_ctx_desc / arm_smmu_make_s1_cd) for a stage-1 domain. */

@@ -32,6 +32,7 @@ import { ArmSmmuV3Driver } from './arm-smmu-v3.ts';
 import { IntelIommuDriver } from './intel-iommu.ts';
 import type { KDevice } from './types.ts';
 import { KERNEL_ERAS, type KernelEra } from './era.ts';
+import { Kmalloc } from './kmalloc.ts';
 import type { VirtioEnv } from './virtio/env.ts';
 import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts';
 import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
@@ -218,8 +219,11 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
   iommuDma.debugInitDomain = o.debugDmaConfigure ?? false;
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
-  const env: VirtioEnv = { machine: m, kernel, pages, dma, config: { era: era.virtio, arch: m.info.arch, xenDomain: false } };
+  // kmalloc for the virtio rings' indirect tables (kernel/kmalloc.ts); registered for undo below.
+  const kmalloc = new Kmalloc(pages);
+  const env: VirtioEnv = { machine: m, kernel, pages, dma, kmalloc, config: { era: era.virtio, arch: m.info.arch, xenDomain: false, version: era.version } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
+  linux.add('kmalloc', kmalloc);
   // The PCI MSI-X layer the drivers call (pci_alloc_irq_vectors), when there is an MSI domain.
   env.msix = {
     alloc: (kdev, nvec, names) => {
@@ -249,6 +253,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       devName: fs.devName,
       era: era.smmu,
       eventLog: era.version >= 614 ? 'decoded' : 'raw',
+      steForm: era.version >= 609 ? 'make_ste' : 'write_strtab_ent',
       // Seed 002's proposed (unmerged) parameter; see ArmSmmuV3DriverOptions.msiIovaBase.
       msiIovaBase: kernel.cmdline.has('arm-smmu-v3.msi_iova_base') ? BigInt(kernel.cmdline.get('arm-smmu-v3.msi_iova_base')!) : undefined,
       // A module parameter the driver no longer has (v6.10+) is ignored silently
@@ -257,7 +262,12 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
       log,
     });
     if (lateIommu) core.markLate(drv.name);
-    else drv.probe();
+    // Before ~v4.17 arm-smmu-v3 was IOMMU_OF_DECLAREd and probed from
+    // of_iommu_init (core_initcall), before any bus scan; later it is an
+    // ordinary platform driver probed at device_initcall, after
+    // iommu_subsys_init and after drivers/pci (linked first) scanned the
+    // host bridge. The '2017' era probes here, the current one below.
+    else if (drv.era === '2017') drv.probe();
     core.registerDriver(drv);
     linux.smmus.push(drv);
     linux.add(`smmu:${drv.name}`, drv);
@@ -283,6 +293,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   if (acpi) pciScan();
   core.subsysInit();
   if (!acpi) pciScan();
+  for (const drv of linux.smmus) if (!lateIommu && drv.era !== '2017') drv.probe();
   // intel_iommu_init (a rootfs initcall, after the PCI scan): units, root tables, QI.
   const intelOn = intel ? intel.init() : false;
   if (intel && intelOn) core.registerDriver(intel);

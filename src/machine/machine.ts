@@ -10,11 +10,12 @@
 import { type u64, hex, PAGE_SIZE } from './u64.ts';
 import { PhysicalMemory } from './memory.ts';
 import { BusError } from './errors.ts';
-import { DmaTrace, type DmaOutcome, type TranslationStep } from './trace.ts';
+import { DmaTrace, type DmaFault, type DmaOutcome, type TranslationStep } from './trace.ts';
 import { InterruptLog } from './interrupts.ts';
 import type { PciFunction, PciHostBridge } from './pci.ts';
 import { busFault, type DmaMaster, type DmaReadResult, type DmaWriteResult, type InterruptWindow, type Iommu } from './dma.ts';
 import type { Stateful } from './state.ts';
+import { qemuUnassignedPieces } from './smmuv3/qemu.ts';
 
 export interface MachineInfo {
   /** Preset name ("arm-virt"). */
@@ -33,6 +34,13 @@ export class Machine {
   readonly pciHosts: PciHostBridge[] = [];
   readonly iommus: Iommu[] = [];
   interruptWindow: InterruptWindow | undefined;
+  /**
+   * QEMU's memory core (smmuv3/qemu.ts): an access whose IOMMU translation
+   * fails goes on in pieces of at most 4 bytes, each translated again
+   * (and each able to record its own fault). False: the access stops at
+   * its one fault, as hardware's single transaction does.
+   */
+  qemuFaultSplit = false;
   /** Every device that can issue DMA, by the model's name ("vda"). */
   readonly masters = new Map<string, DmaMaster>();
   private components = new Map<string, Stateful>();
@@ -155,6 +163,10 @@ export class Machine {
         } else {
           ok = false;
           outcome = { kind: 'fault', fault: t.fault };
+          if (this.qemuFaultSplit) {
+            const pieces = qemuUnassignedPieces(addr, len);
+            if (pieces.length > 1) return this.routeFaultPieces(m, write, what, pieces, steps, t.fault);
+          }
         }
       }
       if (ok) {
@@ -188,6 +200,24 @@ export class Machine {
       what,
     });
     return { outcome: outcome!, data: readData };
+  }
+
+  /**
+   * QEMU's flatview_read/write_continue after a failed translation: the
+   * first piece's translation already happened (`steps`, `fault`); every
+   * further piece is translated again and traced as its own access.
+   */
+  private routeFaultPieces(m: DmaMaster, write: boolean, what: string | undefined, pieces: { addr: u64; len: number }[], steps: TranslationStep[], fault: DmaFault): { outcome: DmaOutcome } {
+    const rec = (addr: u64, len: number, st: TranslationStep[], f: DmaFault): void => {
+      this.trace.add({ device: m.name, rid: m.rid, sid: m.sid, op: write ? 'write' : 'read', addr, len, path: m.path, iommu: m.iommu?.name, steps: st, outcome: { kind: 'fault', fault: f }, what });
+    };
+    rec(pieces[0]!.addr, pieces[0]!.len, steps, fault);
+    for (const p of pieces.slice(1)) {
+      const t = m.iommu!.translate({ sid: m.sid, addr: p.addr, write });
+      // A later piece could translate (a mapping that appeared meanwhile); QEMU would then access it. Not modelled: report it as traced.
+      rec(p.addr, p.len, t.steps, t.ok ? fault : t.fault);
+    }
+    return { outcome: { kind: 'fault', fault } };
   }
 
   /** Device read of len bytes at a bus address, split at page boundaries. */

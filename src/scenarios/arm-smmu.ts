@@ -28,6 +28,7 @@ import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
 import { addGicV3 } from './gic.ts';
 import { MsixNic, MSIX_NIC_BAR } from '../machine/msix-nic.ts';
+import { qemu72SmmuOptions } from '../machine/smmuv3/qemu.ts';
 import { VirtioBlkDevice } from '../machine/virtio/blk.ts';
 import { makeDmaLabDisk } from '../machine/virtio/disk.ts';
 import { validateVirtioPciOptions } from '../machine/virtio/virtio-pci.ts';
@@ -94,6 +95,8 @@ interface ArmSmmuBoard {
   /** A second PCIe function: a NIC with MSI-X and no kernel driver in the lab (seed 002's passed-through NIC). */
   nicDev?: number;
   unsetSsid: number;
+  /** The SMMU is QEMU 7.2's (machine/smmuv3/qemu.ts): its ID registers, its event records, its memory core's split of faulting accesses. */
+  qemuSmmu?: boolean;
 }
 
 /** Everything after option validation: build the machine and its firmware description. */
@@ -102,7 +105,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   const m = new Machine({ name: b.preset, arch: 'aarch64', board: b.board, cpus: 4, description: preset.description });
   const mem = m.memory;
   addGicV3(m, b);
-  const smmu = new SmmuV3({ name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
+  const smmu = new SmmuV3({ ...(b.qemuSmmu ? qemu72SmmuOptions() : {}), name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
+  m.qemuFaultSplit = b.qemuSmmu === true;
   mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
   m.addIommu(smmu);
 
@@ -119,6 +123,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     disableLegacy: onOff(get('vda.disable-legacy')),
     disableModern: onOff(get('vda.disable-modern')),
     iommuPlatform,
+    // QEMU 7.2 (queue_reset=on from its 7.2 machine type); the fast model and the iProc board are not QEMU.
+    queueReset: b.qemuSmmu === true,
     disk: makeDmaLabDisk('dma-lab-vda'),
   });
   m.addPciFunction(host, dev);
@@ -254,6 +260,7 @@ export const qemuVirtSmmuv3: Preset = {
       diskDev: 1,
       autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
       unsetSsid: 0,
+      qemuSmmu: true,
     }, options);
   },
 };

@@ -127,6 +127,8 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
     disableLegacy: onOff(get('vda.disable-legacy')),
     disableModern: onOff(get('vda.disable-modern')),
     iommuPlatform,
+    // QEMU 7.2's machine types offer VIRTIO_F_RING_RESET (queue_reset=on; hw_compat_7_1 turns it off); the 2015 board's QEMU had no such bit.
+    queueReset: preset.name !== 'x86-q35-vtd-2015',
     disk: makeDmaLabDisk('dma-lab-vda'),
   });
   m.addPciFunction(host, vda);

@@ -83,8 +83,9 @@ test('info virtio-queue-status after the partition read: QEMU field names and va
     last_avail_idx: 1,
     shadow_avail_idx: 1,
     used_idx: 1,
-    signalled_used: 0,
-    signalled_used_valid: false,
+    // EVENT_IDX is negotiated: virtio_split_should_notify records the used index it signalled.
+    signalled_used: 1,
+    signalled_used_valid: true,
   });
   assert.not.ok(virtioQueueStatus(t.dev, 3).ok);
 });
@@ -120,7 +121,8 @@ test('ring view from the driver: descriptors, avail ring, used ring {id 0, len 4
   assert.ok(v.ok);
   if (!v.ok) return;
   assert.is(v.value.num, 256);
-  assert.equal(v.value.desc.map((d) => [d.i, d.len, d.flags, d.next]), [[0, 16, 1, 1], [1, 4096, 3, 2], [2, 1, 2, 3]]);
+  // INDIRECT_DESC negotiated: the ring holds one descriptor, VRING_DESC_F_INDIRECT (4), 3 x 16 bytes; next keeps the free-list link.
+  assert.equal(v.value.desc.map((d) => [d.i, d.len, d.flags, d.next]), [[0, 48, 4, 1]]);
   assert.equal(v.value.avail, { flags: 0, idx: 1, ring: [{ slot: 0, head: 0 }] });
   assert.equal(v.value.used, { flags: 0, idx: 1, ring: [{ slot: 0, id: 0, len: 4097 }] });
   assert.match(v.value.addrKind, /guest-physical/);

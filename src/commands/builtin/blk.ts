@@ -75,11 +75,11 @@ export const blkReadCommand: CommandSpec = {
     const req = r.request;
     const descs = req ? descriptorRows(k.linux.env.machine.memory, blk.vq.descPa, blk.vq.num, req) : [];
     if (req) {
-      lines.push([span(`  descriptor chain from head ${req.head}, as the device reads it from the ring at ${hex(blk.vq.descPa)}:`, 'dim')]);
+      lines.push([span(`  descriptor chain from head ${req.head}, as the device reads it from the ring at ${hex(blk.vq.descPa)}${req.indirect ? ` and the indirect table at ${hex(req.indirect.pa)}` : ''}:`, 'dim')]);
       lines.push(
         ...table(
           [{ header: 'desc' }, { header: 'addr (given to the device)', style: 'addr' }, { header: 'len', align: 'right' }, { header: 'flags' }, { header: 'next', align: 'right' }, { header: 'buffer PA', style: 'addr' }, { header: 'what', style: 'dim' }],
-          descs.map((d) => [String(d.index), hex(d.addr, 16), String(d.len), d.flags.join(',') || '-', d.flags.includes('next') ? String(d.next) : '-', hex(d.pa), `${d.role}${d.mapped ? `, ${d.dir} via the DMA API` : ', physical address'}`]),
+          descs.map((d) => [d.index, hex(d.addr, 16), String(d.len), d.flags.join(',') || '-', d.flags.includes('next') ? String(d.next) : '-', hex(d.pa), `${d.role}${d.mapped ? `, ${d.dir} via the DMA API` : ', physical address'}`]),
           { indent: '    ' },
         ),
       );
@@ -118,7 +118,8 @@ export const blkReadCommand: CommandSpec = {
 };
 
 interface DescRow {
-  index: number;
+  /** Ring descriptor index, or "iK" for entry K of an indirect table. */
+  index: string;
   addr: u64;
   len: number;
   flags: string[];
@@ -129,14 +130,30 @@ interface DescRow {
   role: string;
 }
 
-/** The chain as it is in the descriptor table now, beside the buffers the driver mapped. */
+/**
+ * The chain as it is in the descriptor table now, beside the buffers the
+ * driver mapped. An indirect request: the ring's one descriptor (the
+ * table), then the table's descriptors ("i0", "i1", ...).
+ */
 function descriptorRows(mem: PhysicalMemory, descPa: u64, num: number, req: BlkRequestInfo): DescRow[] {
   const out: DescRow[] = [];
+  const roleOf = (k: number): string => ROLE[k === 0 ? 0 : k === req.maps.length - 1 ? 2 : 1]!;
+  if (req.indirect) {
+    const ind = req.indirect;
+    const d = decodeDesc(mem.read(descPa + BigInt(VIRTQ_DESC_SIZE * req.head), VIRTQ_DESC_SIZE));
+    out.push({ index: String(req.head), addr: d.addr, len: d.len, flags: qemuDescFlags(d.flags), next: d.next, pa: ind.pa, mapped: ind.map.mapped, dir: DMA_DIR_NAMES[ind.map.dir], role: `indirect table (${ind.n} descriptors)` });
+    for (let k = 0; k < ind.n && k < req.maps.length; k++) {
+      const t = decodeDesc(mem.read(ind.pa + BigInt(VIRTQ_DESC_SIZE * k), VIRTQ_DESC_SIZE));
+      const m = req.maps[k]!;
+      out.push({ index: `i${k}`, addr: t.addr, len: t.len, flags: qemuDescFlags(t.flags), next: t.next, pa: m.pa, mapped: m.mapped, dir: DMA_DIR_NAMES[m.dir], role: roleOf(k) });
+    }
+    return out;
+  }
   let i = req.head;
   for (let k = 0; k < req.maps.length && k < num; k++) {
     const d = decodeDesc(mem.read(descPa + BigInt(VIRTQ_DESC_SIZE * i), VIRTQ_DESC_SIZE));
     const m = req.maps[k]!;
-    out.push({ index: i, addr: d.addr, len: d.len, flags: qemuDescFlags(d.flags), next: d.next, pa: m.pa, mapped: m.mapped, dir: DMA_DIR_NAMES[m.dir], role: ROLE[k === 0 ? 0 : k === req.maps.length - 1 ? 2 : 1]! });
+    out.push({ index: String(i), addr: d.addr, len: d.len, flags: qemuDescFlags(d.flags), next: d.next, pa: m.pa, mapped: m.mapped, dir: DMA_DIR_NAMES[m.dir], role: roleOf(k) });
     i = d.next;
   }
   return out;

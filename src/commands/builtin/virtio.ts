@@ -78,7 +78,8 @@ export const infoVirtio: CommandSpec = {
       const rows: [string, string][] = [];
       rows.push(['pci', `${formatBdf(dev.bdf)} [${hex(dev.vendorId, 4).slice(2)}:${hex(dev.deviceId, 4).slice(2)}], RID ${hex(dev.rid, 4)}`]);
       rows.push(['transport', `${transport}${vdev ? `; the driver uses its ${vdev.transport.mode} interface` : ''}`]);
-      rows.push(['device features', `${hexFeatures(dev.hostFeatures())}  ${st.host_features.join(' ')}`]);
+      const hidden = st.host_features.filter((n) => !st.offered_features.includes(n));
+      rows.push(['device features', `${hexFeatures(dev.offeredFeatures())}  ${st.offered_features.join(' ')}${hidden.length ? ` (QEMU also holds ${hidden.join(' ')}, which this interface does not show)` : ''}`]);
       rows.push(['driver features', `${hexFeatures(dev.guestFeatures)}  ${st.guest_features.join(' ') || '(none)'}${dev.legacy && !dev.modern ? ' (a legacy interface has only 32 feature bits)' : ''}`]);
       rows.push(['status', `${hex(dev.status, 2)}  ${st.status.join('|') || '0 (reset)'}`]);
       rows.push(['DMA path', m.path === 'translated' ? `translated by ${m.iommu?.name ?? '?'} (${m.iommu?.kind ?? '?'}), StreamID ${hex(m.sid)}` : 'bypass: its bus addresses reach memory untranslated (guest-physical)']);

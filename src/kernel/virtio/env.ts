@@ -10,6 +10,7 @@ import type { Machine } from '../../machine/machine.ts';
 import type { Kernel } from '../kernel.ts';
 import type { PageAllocator } from '../page-alloc.ts';
 import type { DmaApi } from '../types.ts';
+import type { Kmalloc } from '../kmalloc.ts';
 
 /**
  * Which kernel's vring_use_dma_api() to model (REFERENCE.md 7.7; history
@@ -28,6 +29,12 @@ export interface VirtioKernelConfig {
   arch: 'aarch64' | 'x86_64';
   /** xen_domain(): the kernel runs as a Xen guest (dom0 or domU). */
   xenDomain: boolean;
+  /**
+   * The kernel version (major*100 + minor, era.ts), for the transport
+   * feature bits vring_transport_features keeps (virtio-pci.ts). Default:
+   * 615 for '6.x', 410 otherwise.
+   */
+  version?: number;
 }
 
 export interface VirtioEnv {
@@ -40,6 +47,8 @@ export interface VirtioEnv {
   /** The DMA API the device's `dmaOps` dispatch to (dma-direct, iommu-dma, ...). */
   dma: DmaApi;
   config: VirtioKernelConfig;
+  /** kmalloc, for indirect descriptor tables (absent: whole pages from `pages`). */
+  kmalloc?: Kmalloc;
   /**
    * The PCI MSI-X layer (kernel/pci-msi.ts), when the machine has an MSI
    * domain: pci_alloc_irq_vectors(nvec, nvec, PCI_IRQ_MSIX) + request_irq

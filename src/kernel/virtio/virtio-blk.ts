@@ -170,6 +170,8 @@ export interface BlkRequestInfo {
   statusPa: u64;
   /** ... and what went into the descriptors (DMA addresses or the same PAs). */
   maps: VringMapping[];
+  /** The indirect table, when the request went into one (VIRTIO_RING_F_INDIRECT_DESC). */
+  indirect?: { pa: u64; n: number; map: VringMapping };
 }
 
 export type BlkIoResult =
@@ -253,7 +255,9 @@ function submit(env: VirtioEnv, kdev: KDevice, blk: VirtioBlk, type: number, sec
     free();
     return { ok: false, reason: add.error.startsWith('-EIO') ? 'broken' : 'enospc', error: add.error };
   }
-  const request: BlkRequestInfo = { head: add.value, hdrPa: req, dataPa: data, statusPa: req + 16n, maps: blk.vq.inflight[add.value]!.maps.map((m) => ({ ...m })) };
+  const inflight = blk.vq.inflight[add.value]!;
+  const request: BlkRequestInfo = { head: add.value, hdrPa: req, dataPa: data, statusPa: req + 16n, maps: inflight.maps.map((m) => ({ ...m })) };
+  if (inflight.indirect) request.indirect = { pa: inflight.indirect.pa, n: inflight.indirect.n, map: { ...inflight.indirect.map } };
   if (virtqueueKickPrepare(env, blk.vq)) vpNotify(env, blk.vdev, blk.vq.index);
   for (let polls = 1; polls <= VIRTBLK_POLL_LIMIT; polls++) {
     env.kernel.tick(VIRTBLK_POLL_US);

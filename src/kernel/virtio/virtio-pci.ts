@@ -38,7 +38,14 @@ import {
   VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_F_ACCESS_PLATFORM,
+  VIRTIO_F_NOTIFICATION_DATA,
+  VIRTIO_F_ORDER_PLATFORM,
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
+  VIRTIO_RING_F_EVENT_IDX,
+  VIRTIO_RING_F_INDIRECT_DESC,
+  VIRTIO_TRANSPORT_F_START,
   featureBit,
   hasFeature,
 } from '../../machine/virtio/virtio-config.ts';
@@ -288,21 +295,62 @@ export function vpFinalizeFeatures(env: VirtioEnv, vdev: VirtioDevice): VirtioRe
 }
 
 /**
- * Transport feature bits the ring code keeps (vring_transport_features):
- * the model keeps VERSION_1, ACCESS_PLATFORM; it does not implement
- * INDIRECT_DESC, EVENT_IDX or RING_PACKED, so it does not accept them.
+ * The transport feature bits vring_transport_features
+ * (drivers/virtio/virtio_ring.c) lets through, by kernel version; every
+ * other bit in [VIRTIO_TRANSPORT_F_START, VIRTIO_TRANSPORT_F_END) is
+ * cleared ("We don't understand this bit"), so QEMU's VIRTIO_F_BAD_FEATURE
+ * (30) never survives. INDIRECT_DESC, EVENT_IDX and VERSION_1 in every
+ * modelled era; IOMMU_PLATFORM/ACCESS_PLATFORM (33) since v4.8;
+ * RING_PACKED (34) v5.0; ORDER_PLATFORM (36) v5.? (before 5.14);
+ * RING_RESET (40) v6.0; NOTIFICATION_DATA (38) v6.4 (approximate
+ * versions for the last three).
  */
-export const MODEL_TRANSPORT_FEATURES: u64 = featureBit(VIRTIO_F_VERSION_1) | featureBit(VIRTIO_F_ACCESS_PLATFORM);
+export function vringTransportKeeps(version: number): number[] {
+  const keep = [VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, VIRTIO_F_VERSION_1];
+  if (version >= 408) keep.push(VIRTIO_F_ACCESS_PLATFORM);
+  if (version >= 500) keep.push(VIRTIO_F_RING_PACKED);
+  if (version >= 514) keep.push(VIRTIO_F_ORDER_PLATFORM);
+  if (version >= 600) keep.push(VIRTIO_F_RING_RESET);
+  if (version >= 604) keep.push(VIRTIO_F_NOTIFICATION_DATA);
+  return keep;
+}
+
+/** VIRTIO_TRANSPORT_F_END by version: 34 (v4.x), 38 (v5.x), 41 (v6.0), 42 (v6.x, ADMIN_VQ). */
+const transportEnd = (version: number): number => (version < 500 ? 34 : version < 600 ? 38 : version < 608 ? 41 : 42);
+
+/** The kernel version virtio follows (VirtioKernelConfig.version, else from the era). */
+export const virtioVersion = (env: VirtioEnv): number => env.config.version ?? (env.config.era === '6.x' ? 615 : 410);
+
+/**
+ * virtio_dev_probe's feature negotiation: what the driver accepts of what
+ * the device offers. Device-type bits: the driver's table & the offer
+ * (virtio_blk has one table for legacy and modern in the modelled bits).
+ * Transport bits [28, END): kept if offered, then vring_transport_features
+ * drops what the ring does not implement.
+ */
+export function negotiateFeatures(deviceFeatures: u64, driverFeatures: u64, version: number): u64 {
+  let f = driverFeatures & deviceFeatures;
+  const keep = new Set(vringTransportKeeps(version));
+  for (let i = VIRTIO_TRANSPORT_F_START; i < transportEnd(version); i++) {
+    const bit = featureBit(i);
+    f &= ~bit;
+    if (keep.has(i) && (deviceFeatures & bit) !== 0n) f |= bit;
+  }
+  return f;
+}
 
 /**
  * virtio_dev_probe, up to the driver's own probe: DRIVER, read the offered
- * features, accept (driver table & offered) plus the transport bits, write
- * them, and for VERSION_1 set FEATURES_OK and check that it stuck.
+ * features (legacy: 32 bits from HOST_FEATURES; modern: both words of
+ * device_feature), accept them (negotiateFeatures), write them
+ * (vp_finalize_features; a modern device without VERSION_1 is refused),
+ * and for VERSION_1 set FEATURES_OK and read the status back: a device
+ * that cleared it refuses the features (virtio_features_ok).
  */
 export function virtioNegotiate(env: VirtioEnv, vdev: VirtioDevice, driverFeatures: u64, driverName: string): VirtioResult<void> {
   virtioAddStatus(env, vdev, VIRTIO_CONFIG_S_DRIVER);
   vdev.deviceFeatures = vpGetFeatures(env, vdev);
-  vdev.features = vdev.deviceFeatures & (driverFeatures | MODEL_TRANSPORT_FEATURES);
+  vdev.features = negotiateFeatures(vdev.deviceFeatures, driverFeatures, virtioVersion(env));
   const f = vpFinalizeFeatures(env, vdev);
   if (!f.ok) {
     virtioAddStatus(env, vdev, VIRTIO_CONFIG_S_FAILED);

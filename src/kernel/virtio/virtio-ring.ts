@@ -11,27 +11,44 @@
  * does not. That one decision, vring_use_dma_api(), is the subject of seeds
  * 000 and 001.
  *
- * Model simplifications: one chain of direct descriptors per request
- * (VIRTIO_RING_F_INDIRECT_DESC and EVENT_IDX are not negotiated by the
- * model's drivers; real Linux uses both when offered, which adds an
- * indirect table mapped through the DMA API), no packed rings, no
- * reduction of the ring size when allocation fails.
+ * Indirect descriptors (VIRTIO_RING_F_INDIRECT_DESC negotiated: vq->indirect):
+ * a request of more than one buffer goes into a kmalloc'ed table of
+ * total_sg descriptors (alloc_indirect_split: next = i + 1), the table is
+ * mapped DMA_TO_DEVICE like any buffer (vring_map_single: its physical
+ * address without the DMA API), and the ring gets one descriptor with
+ * VRING_DESC_F_INDIRECT pointing at it (virtqueue_add_split, v4.x to 6.x:
+ * `vq->indirect && total_sg > 1 && vq->vq.num_free`). The device reads the
+ * table by DMA, through its IOMMU like the ring.
+ *
+ * EVENT_IDX (vq->event): the driver kicks only when the device's
+ * avail_event asks for it (virtqueue_kick_prepare_split: vring_need_event)
+ * and publishes used_event = last_used_idx after reaping
+ * (virtqueue_get_buf_ctx_split).
+ *
+ * Model simplifications: no packed rings, no reduction of the ring size
+ * when allocation fails.
  */
 import { type u64, hex, PAGE_SIZE } from '../../machine/u64.ts';
 import { DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection, type KDevice, type SgEntry } from '../types.ts';
 import {
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_VERSION_1,
+  VIRTIO_RING_F_EVENT_IDX,
+  VIRTIO_RING_F_INDIRECT_DESC,
   hasFeature,
 } from '../../machine/virtio/virtio-config.ts';
 import {
+  VRING_DESC_F_INDIRECT,
   VRING_DESC_F_NEXT,
   VRING_DESC_F_WRITE,
   VRING_USED_F_NO_NOTIFY,
   VIRTQ_DESC_SIZE,
   availIdxOffset,
+  availEventOffset,
   availRingOffset,
   encodeDesc,
+  usedEventOffset,
+  vringNeedEvent,
   usedIdxOffset,
   usedRingOffset,
   vringLayout,
@@ -95,11 +112,24 @@ export interface VringMapping {
   mapped: boolean;
 }
 
+/** An indirect descriptor table: where the CPU wrote it and what the ring descriptor gives the device. */
+export interface VringIndirect {
+  /** Physical address of the kmalloc'ed table. */
+  pa: u64;
+  /** total_sg descriptors. */
+  n: number;
+  /** The table's own mapping (DMA_TO_DEVICE). */
+  map: VringMapping;
+}
+
 export interface VringInflight {
   token: number;
   head: number;
+  /** Ring descriptors used (1 for an indirect request). */
   ndescs: number;
+  /** The buffers, in chain order. */
   maps: VringMapping[];
+  indirect?: VringIndirect;
 }
 
 /** struct vring_virtqueue (split), as plain data. */
@@ -110,6 +140,10 @@ export interface VringState {
   align: number;
   useDmaApi: boolean;
   rule: string;
+  /** vq->indirect: VIRTIO_RING_F_INDIRECT_DESC negotiated. */
+  indirect: boolean;
+  /** vq->event: VIRTIO_RING_F_EVENT_IDX negotiated. */
+  event: boolean;
   /** Where the CPU sees the ring (physical) ... */
   pa: u64;
   /** ... and the address the device is told (DMA address, or the PA). */
@@ -177,6 +211,8 @@ export function vringCreateVirtqueue(env: VirtioEnv, dev: KDevice, index: number
       align,
       useDmaApi: decision.use,
       rule: decision.rule,
+      indirect: hasFeature(features, VIRTIO_RING_F_INDIRECT_DESC),
+      event: hasFeature(features, VIRTIO_RING_F_EVENT_IDX),
       pa,
       dma,
       size,
@@ -218,17 +254,30 @@ function unmapOne(env: VirtioEnv, dev: KDevice, m: VringMapping): void {
   if (m.mapped) env.dma.unmapSingle(dev, m.addr, m.len, m.dir);
 }
 
+/** alloc_indirect_split: kmalloc_array(total_sg, 16) (whole pages without a kmalloc model). */
+function allocIndirect(env: VirtioEnv, n: number): u64 {
+  return env.kmalloc ? env.kmalloc.alloc(n * VIRTQ_DESC_SIZE) : env.pages.alloc(Math.ceil((n * VIRTQ_DESC_SIZE) / PAGE_SIZE));
+}
+function freeIndirect(env: VirtioEnv, pa: u64, n: number): void {
+  if (env.kmalloc) env.kmalloc.free(pa);
+  else env.pages.free(pa, Math.ceil((n * VIRTQ_DESC_SIZE) / PAGE_SIZE));
+}
+
 /**
  * virtqueue_add_sgs (split): out buffers (device reads, DMA_TO_DEVICE)
- * then in buffers (device writes, DMA_FROM_DEVICE) as one chain taken
- * from the free list; then the head goes into avail.ring and avail.idx is
- * bumped (after a write barrier in Linux). Returns the head.
+ * then in buffers (device writes, DMA_FROM_DEVICE) as one chain -- in an
+ * indirect table when vq->indirect and there is more than one buffer,
+ * else taken from the ring's free list; then the head goes into
+ * avail.ring and avail.idx is bumped (after a write barrier in Linux).
+ * Returns the head.
  */
 export function virtqueueAddSgs(env: VirtioEnv, dev: KDevice, vq: VringState, out: SgEntry[], ins: SgEntry[], token: number): VringResult<number> {
   if (vq.broken) return { ok: false, error: `-EIO: virtqueue ${vq.name} is broken (${vq.broken})` };
   const total = out.length + ins.length;
   if (total === 0) return { ok: false, error: '-EINVAL: no buffers' };
-  if (vq.numFree < total) return { ok: false, error: `-ENOSPC: virtqueue ${vq.name} has ${vq.numFree} free descriptors, ${total} needed` };
+  const useIndirect = vq.indirect && total > 1 && vq.numFree > 0;
+  const descsUsed = useIndirect ? 1 : total;
+  if (vq.numFree < descsUsed) return { ok: false, error: `-ENOSPC: virtqueue ${vq.name} has ${vq.numFree} free descriptors, ${descsUsed} needed` };
   const mem = env.machine.memory;
   const maps: VringMapping[] = [];
   const all: [SgEntry, DmaDirection][] = [...out.map((s): [SgEntry, DmaDirection] => [s, DMA_TO_DEVICE]), ...ins.map((s): [SgEntry, DmaDirection] => [s, DMA_FROM_DEVICE])];
@@ -240,17 +289,34 @@ export function virtqueueAddSgs(env: VirtioEnv, dev: KDevice, vq: VringState, ou
     }
     maps.push(m);
   }
+  const flagsOf = (m: VringMapping, k: number): number => (m.dir === DMA_FROM_DEVICE ? VRING_DESC_F_WRITE : 0) | (k < maps.length - 1 ? VRING_DESC_F_NEXT : 0);
   const head = vq.freeHead;
-  let i = head;
-  maps.forEach((m, k) => {
-    // Linux writes NEXT on every descriptor and clears it on the last; `next` keeps the free-list link.
-    const flags = (m.dir === DMA_FROM_DEVICE ? VRING_DESC_F_WRITE : 0) | (k < maps.length - 1 ? VRING_DESC_F_NEXT : 0);
-    mem.write(vq.descPa + BigInt(VIRTQ_DESC_SIZE * i), encodeDesc({ addr: m.addr, len: m.len, flags, next: vq.next[i]! }));
-    i = vq.next[i]!;
-  });
-  vq.numFree -= maps.length;
-  vq.freeHead = i;
-  vq.inflight[head] = { token, head, ndescs: maps.length, maps };
+  let indirect: VringIndirect | undefined;
+  if (useIndirect) {
+    // The table: desc[k].next = k + 1 from alloc_indirect_split, NEXT cleared on the last.
+    const table = allocIndirect(env, total);
+    maps.forEach((m, k) => mem.write(table + BigInt(VIRTQ_DESC_SIZE * k), encodeDesc({ addr: m.addr, len: m.len, flags: flagsOf(m, k), next: k + 1 })));
+    // "Now that the indirect table is filled in, map it."
+    const tm = mapOne(env, dev, vq, { pa: table, len: total * VIRTQ_DESC_SIZE }, DMA_TO_DEVICE);
+    if (!tm) {
+      for (const x of maps) unmapOne(env, dev, x);
+      freeIndirect(env, table, total);
+      return { ok: false, error: `-ENOMEM: dma_map_single of the ${total * VIRTQ_DESC_SIZE}-byte indirect table at ${hex(table)} failed (DMA_MAPPING_ERROR)` };
+    }
+    indirect = { pa: table, n: total, map: tm };
+    mem.write(vq.descPa + BigInt(VIRTQ_DESC_SIZE * head), encodeDesc({ addr: tm.addr, len: tm.len, flags: VRING_DESC_F_INDIRECT, next: vq.next[head]! }));
+    vq.freeHead = vq.next[head]!;
+  } else {
+    let i = head;
+    maps.forEach((m, k) => {
+      // Linux writes NEXT on every descriptor and clears it on the last; `next` keeps the free-list link.
+      mem.write(vq.descPa + BigInt(VIRTQ_DESC_SIZE * i), encodeDesc({ addr: m.addr, len: m.len, flags: flagsOf(m, k), next: vq.next[i]! }));
+      i = vq.next[i]!;
+    });
+    vq.freeHead = i;
+  }
+  vq.numFree -= descsUsed;
+  vq.inflight[head] = indirect ? { token, head, ndescs: 1, maps, indirect } : { token, head, ndescs: maps.length, maps };
   const slot = vq.availIdxShadow & (vq.num - 1);
   mem.write16(vq.availPa + BigInt(availRingOffset(slot)), head);
   // virtio_wmb(): descriptors and ring entry are visible before the index moves.
@@ -260,10 +326,18 @@ export function virtqueueAddSgs(env: VirtioEnv, dev: KDevice, vq: VringState, ou
   return { ok: true, value: head };
 }
 
-/** virtqueue_kick_prepare (no EVENT_IDX): notify unless the device set VRING_USED_F_NO_NOTIFY. */
+/**
+ * virtqueue_kick_prepare_split: with EVENT_IDX, kick iff the new avail
+ * index passed the device's avail_event (vring_need_event(avail_event,
+ * new, old)); without, unless the device set VRING_USED_F_NO_NOTIFY.
+ */
 export function virtqueueKickPrepare(env: VirtioEnv, vq: VringState): boolean {
+  const mem = env.machine.memory;
+  const newIdx = vq.availIdxShadow;
+  const oldIdx = (newIdx - vq.numAdded) & 0xffff;
   vq.numAdded = 0;
-  return (env.machine.memory.read16(vq.usedPa) & VRING_USED_F_NO_NOTIFY) === 0;
+  if (vq.event) return vringNeedEvent(mem.read16(vq.usedPa + BigInt(availEventOffset(vq.num))), newIdx, oldIdx);
+  return (mem.read16(vq.usedPa) & VRING_USED_F_NO_NOTIFY) === 0;
 }
 
 /** more_used_split: the device has moved used.idx past what we reaped. */
@@ -298,8 +372,12 @@ export function virtqueueGetBuf(env: VirtioEnv, dev: KDevice, vq: VringState): V
     vq.broken = `id ${id} is not a head!`;
     return { ok: false, error: vq.broken };
   }
-  // detach_buf_split: unmap each buffer, relink the chain at the free-list head.
+  // detach_buf_split: unmap each buffer (and an indirect table, then kfree it), relink the chain at the free-list head.
   for (const m of st.maps) unmapOne(env, dev, m);
+  if (st.indirect) {
+    unmapOne(env, dev, st.indirect.map);
+    freeIndirect(env, st.indirect.pa, st.indirect.n);
+  }
   let last = id;
   for (let k = 1; k < st.ndescs; k++) last = vq.next[last]!;
   vq.next[last] = vq.freeHead;
@@ -307,5 +385,7 @@ export function virtqueueGetBuf(env: VirtioEnv, dev: KDevice, vq: VringState): V
   vq.numFree += st.ndescs;
   delete vq.inflight[id];
   vq.lastUsedIdx = (vq.lastUsedIdx + 1) & 0xffff;
+  // "If we expect an interrupt for the next entry, tell host by writing event index" (callbacks stay enabled in the model).
+  if (vq.event) mem.write16(vq.availPa + BigInt(usedEventOffset(vq.num)), vq.lastUsedIdx);
   return { ok: true, value: { token: st.token, head: id, len } };
 }

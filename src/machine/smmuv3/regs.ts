@@ -246,6 +246,9 @@ export const GBPA_UPDATE = 0x8000_0000;
 export const GERROR_CMDQ_ERR = flagMask(GERROR_LAYOUT, 'CMDQ_ERR');
 export const GERROR_EVENTQ_ABT_ERR = flagMask(GERROR_LAYOUT, 'EVENTQ_ABT_ERR');
 export const GERROR_MSI_CMDQ_ABT_ERR = flagMask(GERROR_LAYOUT, 'MSI_CMDQ_ABT_ERR');
+/** SMMU_IDR3 bits: HAD [2], RIL [10] (QEMU hw/arm/smmuv3-internal.h; linux IDR3_RIL). */
+export const IDR3_HAD = 1 << 2;
+export const IDR3_RIL = 1 << 10;
 /** IRQ_CTRL (linux IRQ_CTRL_*_IRQEN). */
 export const IRQ_CTRL_GERROR_IRQEN = 1 << 0;
 export const IRQ_CTRL_PRIQ_IRQEN = 1 << 1;

@@ -60,6 +60,7 @@ import * as E from './event.ts';
 import * as C from './cmd.ts';
 import { qEmpty, qFull, qIdx, qInc, qPtr } from './queue.ts';
 import { walkVmsa, permNeeded, permText, OAS_BITS } from './vmsa.ts';
+import { qemuWalkEvent } from './qemu.ts';
 
 export interface SmmuV3Options {
   /** Instance name, used in traces and fault records ("smmuv3.0"). */
@@ -88,6 +89,24 @@ export interface SmmuV3Options {
    * 0xfffff to reproduce those bytes exactly.
    */
   unsetSsid?: number;
+  /** IDR0.VMID16 (default true). QEMU 7.2 leaves it 0: it has no stage 2. */
+  vmid16?: boolean;
+  /** IDR3.RIL, range invalidation (SMMUv3.2; default false). Linux >= v5.8 reads it as ARM_SMMU_FEAT_RANGE_INV. */
+  rangeInvalidation?: boolean;
+  /** IDR3.HAD, hierarchical attribute disable (default false; no Linux reads it). */
+  had?: boolean;
+  /** IDR5.GRAN64K besides GRAN4K (default false; the model walks 4K tables only). */
+  gran64k?: boolean;
+  /** SMMU_AIDR (default 0: SMMUv3.0). */
+  aidr?: number;
+  /**
+   * Which fields a translation fault's event record carries (see
+   * qemu.ts): 'architected' (default: CLASS, PnU, InD, S2 and the
+   * SubstreamID as the spec describes them, what the Arm fast model
+   * wrote) or 'qemu-7.2' (hw/arm/smmuv3.c smmuv3_translate: only the
+   * address and RnW, CLASS left 0 = CD; F_WALK_EABT with CLASS 1).
+   */
+  eventRecord?: 'architected' | 'qemu-7.2';
 }
 
 interface TlbEntry {
@@ -169,6 +188,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   readonly unsetSsid: number;
   private readonly hasS2: boolean;
   private readonly has2Lvl: boolean;
+  readonly eventRecord: 'architected' | 'qemu-7.2';
   private readonly caps: SmmuCaps;
   private s: SmmuV3State;
 
@@ -183,6 +203,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     this.unsetSsid = o.unsetSsid ?? 0;
     this.hasS2 = o.stage2 ?? true;
     this.has2Lvl = o.twoLevelStrtab ?? true;
+    this.eventRecord = o.eventRecord ?? 'architected';
     this.caps = { sidBits: this.sidBits, oasBits: this.oasBits, stage2: this.hasS2, twoLevelStrtab: this.has2Lvl };
     const oasEnc = OAS_BITS.indexOf(this.oasBits as (typeof OAS_BITS)[number]);
     if (oasEnc < 0) throw new Error(`SMMUv3 ${o.name}: OAS must be one of ${OAS_BITS.join(', ')}`);
@@ -191,9 +212,11 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     // STALL_MODEL=1 (no stalls), TERM_MODEL=1, ST_LVL (QEMU's choices,
     // hw/arm/smmuv3.c smmuv3_init_regs).
     regs[word(R.SMMU_IDR0)] =
-      (this.hasS2 ? 1 : 0) | (1 << 1) | (2 << 2) | (1 << 4) | (1 << 12) | (1 << 18) | (2 << 21) | (1 << 24) | (1 << 26) | ((this.has2Lvl ? 1 : 0) << 27);
+      (this.hasS2 ? 1 : 0) | (1 << 1) | (2 << 2) | (1 << 4) | (1 << 12) | ((o.vmid16 ?? true) ? 1 << 18 : 0) | (2 << 21) | (1 << 24) | (1 << 26) | ((this.has2Lvl ? 1 : 0) << 27);
     regs[word(R.SMMU_IDR1)] = this.sidBits | (0 << 6) | (this.evtqMaxShift << 16) | (this.cmdqMaxShift << 21);
-    regs[word(R.SMMU_IDR5)] = oasEnc | (1 << 4);
+    regs[word(R.SMMU_IDR3)] = (o.had ? R.IDR3_HAD : 0) | (o.rangeInvalidation ? R.IDR3_RIL : 0);
+    regs[word(R.SMMU_IDR5)] = oasEnc | (1 << 4) | (o.gran64k ? 1 << 6 : 0);
+    regs[word(R.SMMU_AIDR)] = o.aidr ?? 0;
     regs[word(R.SMMU_GBPA)] = 0x1000 | (o.gbpaAbortAtReset ? R.GBPA_ABORT : 0);
     this.s = {
       regs,
@@ -612,7 +635,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   private walkFault(req: DmaRequest, c: SmmuConfig, w: { fault: string; level: number; cls: number; descAddr?: u64; detail: string }): Fail {
     const type = { translation: E.F_TRANSLATION, 'addr-size': E.F_ADDR_SIZE, access: E.F_ACCESS, permission: E.F_PERMISSION, eabt: E.F_WALK_EABT }[w.fault]!;
     const s2 = c.kind === 's2';
-    const ev = E.encodeEvent({
+    const ev = this.eventRecord === 'qemu-7.2' ? qemuWalkEvent(type, req.sid, req.addr, !req.write, w.descAddr) : E.encodeEvent({
       type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid,
       privileged: req.privileged === true, instruction: req.exec === true, read: !req.write, s2, class: w.cls,
       ttRead: w.cls === E.CLASS_TT ? true : undefined, inputAddr: req.addr,

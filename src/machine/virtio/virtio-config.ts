@@ -43,6 +43,13 @@ export function statusNames(s: number): string {
 export const VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 /** Legacy: the device accepts any descriptor layout (legacy only). */
 export const VIRTIO_F_ANY_LAYOUT = 27;
+/**
+ * QEMU's VIRTIO_F_BAD_FEATURE (include/hw/virtio/virtio.h): offered by every
+ * virtio-pci device, on the legacy interface only; "A guest should never
+ * accept this. It implies negotiation is broken." Linux's
+ * vring_transport_features clears it.
+ */
+export const VIRTIO_F_BAD_FEATURE = 30;
 /** Indirect descriptor tables (virtio_ring.h). */
 export const VIRTIO_RING_F_INDIRECT_DESC = 28;
 /** used_event / avail_event interrupt and notify suppression (virtio_ring.h). */
@@ -68,8 +75,16 @@ export const VIRTIO_F_ADMIN_VQ = 41;
 export const VIRTIO_TRANSPORT_F_START = 28;
 export const VIRTIO_TRANSPORT_F_END = 42;
 
+/**
+ * QEMU VIRTIO_LEGACY_FEATURES: bits a modern interface hides from the
+ * driver (virtio_pci_common_read masks vdc->legacy_features out of
+ * device_feature).
+ */
+export const VIRTIO_LEGACY_FEATURES: u64 = (1n << BigInt(VIRTIO_F_BAD_FEATURE)) | (1n << BigInt(VIRTIO_F_NOTIFY_ON_EMPTY)) | (1n << BigInt(VIRTIO_F_ANY_LAYOUT));
+
 export const TRANSPORT_FEATURE_NAMES: Record<number, string> = {
   [VIRTIO_F_NOTIFY_ON_EMPTY]: 'VIRTIO_F_NOTIFY_ON_EMPTY',
+  [VIRTIO_F_BAD_FEATURE]: 'VIRTIO_F_BAD_FEATURE',
   [VIRTIO_F_ANY_LAYOUT]: 'VIRTIO_F_ANY_LAYOUT',
   [VIRTIO_RING_F_INDIRECT_DESC]: 'VIRTIO_RING_F_INDIRECT_DESC',
   [VIRTIO_RING_F_EVENT_IDX]: 'VIRTIO_RING_F_EVENT_IDX',

@@ -51,8 +51,11 @@ import {
   VIRTIO_CONFIG_S_DRIVER_OK,
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_BAD_FEATURE,
   VIRTIO_F_NOTIFY_ON_EMPTY,
+  VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
+  VIRTIO_LEGACY_FEATURES,
   VIRTIO_RING_F_EVENT_IDX,
   VIRTIO_RING_F_INDIRECT_DESC,
   featureBit,
@@ -80,6 +83,13 @@ export interface VirtioPciOptions {
   iommuPlatform?: boolean;
   /** QEMU vectors: MSI-X table size; 0 = no MSI-X capability (INTx only). Default 2. */
   vectors?: number;
+  /**
+   * QEMU queue_reset: offer VIRTIO_F_RING_RESET (40) on the modern
+   * interface. On by default from QEMU 7.2 machine types (hw_compat_7_1
+   * turns it off for older ones); default false here, QEMU 7.2 presets
+   * set it.
+   */
+  queueReset?: boolean;
 }
 
 /** What a device type supplies to the transport. */
@@ -194,6 +204,7 @@ export abstract class VirtioPciDevice extends PciFunction {
   readonly legacy: boolean;
   readonly modern: boolean;
   readonly iommuPlatform: boolean;
+  readonly queueReset: boolean;
   readonly vectors: number;
   readonly type: VirtioDeviceType;
   /** Config-space offsets of the capabilities this device added. */
@@ -230,6 +241,7 @@ export abstract class VirtioPciDevice extends PciFunction {
     this.legacy = legacy;
     this.modern = modern;
     this.iommuPlatform = !!opts.iommuPlatform;
+    this.queueReset = !!opts.queueReset;
     this.vectors = vectors;
     this.type = type;
     this.master = { name: opts.name, rid: this.rid, sid: this.rid, path: 'bypass' };
@@ -316,14 +328,37 @@ export abstract class VirtioPciDevice extends PciFunction {
 
   // ---- features ------------------------------------------------------------------------
 
-  /** Everything offered: QEMU's common transport features + the device's + VERSION_1 / ACCESS_PLATFORM. */
+  /**
+   * Everything offered (QEMU vdev->host_features): the common transport
+   * features + the device's + VERSION_1 / ACCESS_PLATFORM, and
+   * VIRTIO_F_BAD_FEATURE (30), which QEMU's virtio_pci_pre_plugged adds to
+   * every virtio-pci device ("A guest should never accept this").
+   */
   hostFeatures(): u64 {
     let f = this.deviceFeatures();
     // QEMU DEFINE_VIRTIO_COMMON_FEATURES: indirect_desc, event_idx, notify_on_empty, any_layout all on.
     f |= featureBit(VIRTIO_RING_F_INDIRECT_DESC) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_F_NOTIFY_ON_EMPTY) | featureBit(VIRTIO_F_ANY_LAYOUT);
+    f |= featureBit(VIRTIO_F_BAD_FEATURE);
     if (this.modern) f |= featureBit(VIRTIO_F_VERSION_1);
     if (this.iommuPlatform) f |= featureBit(VIRTIO_F_ACCESS_PLATFORM);
+    if (this.modern && this.queueReset) f |= featureBit(VIRTIO_F_RING_RESET);
     return this.adjustFeatures(f);
+  }
+
+  /**
+   * What the modern interface's device_feature window shows: QEMU's
+   * virtio_pci_common_read hides vdc->legacy_features, which include
+   * VIRTIO_LEGACY_FEATURES (BAD_FEATURE, NOTIFY_ON_EMPTY, ANY_LAYOUT). The
+   * legacy HOST_FEATURES register shows bits 0-31 of everything.
+   */
+  modernHostFeatures(): u64 {
+    return this.hostFeatures() & ~VIRTIO_LEGACY_FEATURES;
+  }
+
+  /** What the interface the driver uses (else the modern one, if any) offers: the bits a driver can read. */
+  offeredFeatures(): u64 {
+    const legacy = this.v.lastInterface === 'legacy' || (this.v.lastInterface === undefined && !this.modern);
+    return legacy ? this.hostFeatures() & 0xffff_ffffn : this.modernHostFeatures();
   }
 
   /** Last say of the device type over the offered set (QEMU's get_features may clear transport bits). */
@@ -636,7 +671,7 @@ export abstract class VirtioPciDevice extends PciFunction {
       {
         off: R.VIRTIO_PCI_COMMON_DF,
         size: 4,
-        read: () => (this.v.dfselect < 2 ? Number((this.hostFeatures() >> BigInt(32 * this.v.dfselect)) & 0xffff_ffffn) : 0),
+        read: () => (this.v.dfselect < 2 ? Number((this.modernHostFeatures() >> BigInt(32 * this.v.dfselect)) & 0xffff_ffffn) : 0),
       },
       { off: R.VIRTIO_PCI_COMMON_GFSELECT, size: 4, read: () => this.v.gfselect, write: (v) => (this.v.gfselect = v >>> 0) },
       {

@@ -116,6 +116,11 @@ export function virtqueuePop(vq: VirtQueueState, ring: SplitRing, features: u64)
   if (!h.ok) return err('', h);
   const head = h.value;
   if (head >= vq.num) return err(`Guest says index ${head} is available`);
+  // QEMU virtqueue_split_pop: with EVENT_IDX, publish avail_event = the next index right after taking the head.
+  if (hasFeature(features, VIRTIO_RING_F_EVENT_IDX)) {
+    const ae = ring.setAvailEvent((index + 1) & 0xffff);
+    if (!ae.ok) return { kind: 'error', error: ringFault('writing', ae) };
+  }
   const elem: VirtqElement = { head, index, out: [], in: [] };
   let d: RingResult<VirtqDesc> = ring.readDesc(head);
   if (!d.ok) return err('', d);

@@ -1,0 +1,46 @@
+// Linux probing QEMU 7.2's SMMUv3 (issue 11 item 2), end to end on qemu-virt-smmuv3.
+// Sources: linux drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (arm_smmu_device_hw_probe's
+// "ias %lu-bit, oas %lu-bit (features 0x%08x)", arm_smmu_init_one_queue's "allocated %u
+// entries for %s", since v5.3 d25f6ead162e with Q_MAX_SZ_SHIFT = PAGE_SHIFT +
+// CONFIG_CMA_ALIGNMENT); QEMU hw/arm/smmuv3.c smmuv3_init_regs (IDR1 CMDQS/EVENTQS 19,
+// IDR5 OAS 44-bit, IDR3 RIL; no stage 2).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { booted, ok, text } from '../commands/helpers.ts';
+
+const dmesg = (preset: string, args: string): string => text(ok(booted(preset, args), 'dmesg'));
+
+for (const kernel of ['5.14', '6.1', '6.x']) {
+  test(`kernel=${kernel} on QEMU 7.2: 44-bit ias/oas, features 0x00008305, 65536/32768-entry queues`, () => {
+    const log = dmesg('qemu-virt-smmuv3', `kernel=${kernel} vda.iommu_platform=on`);
+    // 0x8305 = 2_LVL_STRTAB (0) | TT_LE (2) | COHERENCY (8) | TRANS_S1 (9) | RANGE_INV (15).
+    assert.match(log, /arm-smmu-v3 9050000\.smmuv3: ias 44-bit, oas 44-bit \(features 0x00008305\)\n.*arm-smmu-v3 9050000\.smmuv3: allocated 65536 entries for cmdq\n.*arm-smmu-v3 9050000\.smmuv3: allocated 32768 entries for evtq\n/);
+  });
+}
+
+test('kernel=4.10 on QEMU: the 2017 driver reads no IDR3 and prints no queue sizes', () => {
+  const log = dmesg('qemu-virt-smmuv3', 'kernel=4.10 vda.iommu_platform=on');
+  assert.match(log, /ias 44-bit, oas 44-bit \(features 0x00000305\)/);
+  assert.not.match(log, /allocated \d+ entries/);
+});
+
+test("the fast model keeps its own: 48-bit, stage 2, and (6.1) IDR1's 256/128-entry queues", () => {
+  const log = dmesg('arm-fastmodel', 'kernel=6.1');
+  assert.match(log, /ias 48-bit, oas 48-bit \(features 0x00000705\)/);
+  assert.match(log, /allocated 256 entries for cmdq\n.*allocated 128 entries for evtq/);
+});
+
+test("the CD's IPS follows the 44-bit oas (io-pgtable oas = smmu->ias)", () => {
+  const s = booted('qemu-virt-smmuv3', 'kernel=6.1 vda.iommu_platform=on');
+  assert.match(text(ok(s, 'smmu cd 8')), /IPS\s+dw0\[34:32\]\s+4 \(44 bits\)/);
+});
+
+test('an 8-byte device read that faults: two raw event dumps, one per 4-byte half (QEMU memory core)', () => {
+  const s = booted('qemu-virt-smmuv3', 'kernel=6.1 vda.iommu_platform=on');
+  s.execute('devdma read vda 0x8fa081000 8');
+  const log = text(ok(s, 'dmesg'));
+  // dword 1 = RnW only (CLASS 0: QEMU 7.2 fills no CLASS for F_TRANSLATION); dword 2 = the input address.
+  assert.match(log, /event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081000\n.*\t0x0000000000000000\n.*event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081004\n/);
+});
+
+test.run();
