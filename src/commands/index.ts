@@ -24,6 +24,8 @@ import { statsCommands } from './builtin/stats.ts';
 import { groupCommands } from './builtin/group.ts';
 import { vfioCommands } from './builtin/vfio.ts';
 import { xenCommands } from './builtin/xen.ts';
+import { dmaRulesCommands, cpuCommands } from './builtin/dma-rules.ts';
+import { dmaScriptCommands } from './builtin/dma-script.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
@@ -45,6 +47,10 @@ export function defaultRegistry(): Registry {
   for (const c of xenCommands) r.add(c);
   r.addGroup('vfio', 'VFIO as a user-space driver uses it: groups, the type1 container, MAP_DMA, MSI doorbells');
   for (const c of vfioCommands) r.add(c);
+  // The DMA API's rules (issue 14): syncs, map-sg, dma-debug, the CPU's view through its cache, driver scripts
+  for (const c of [...dmaRulesCommands, ...dmaScriptCommands]) r.add(c);
+  r.addGroup('cpu', "the CPU's loads and stores: through its data cache when a device is not dma-coherent");
+  for (const c of cpuCommands) r.add(c);
   r.add(helpCommand(r));
   return r;
 }
