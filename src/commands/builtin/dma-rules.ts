@@ -322,8 +322,9 @@ function cpuAccessCheck(s: Session, pa: u64, len: number): string[] {
 }
 
 function cacheNote(s: Session): Line {
+  const nc = [...s.machine.masters.values()].filter((m) => m.coherent === false).map((m) => m.name);
   return s.machine.cpuCache
-    ? [span('  through the CPU cache (a device here does not snoop it: vda.coherent=no)', 'dim')]
+    ? [span(`  through the CPU cache (not snooped by ${nc.length ? nc.join(', ') : 'a device'}: no dma-coherent)`, 'dim')]
     : [span('  no cache modelled: every device on this machine is coherent, so what the CPU sees is RAM', 'dim')];
 }
 

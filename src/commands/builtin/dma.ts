@@ -244,6 +244,7 @@ export const dmaAlloc: CommandSpec = {
     const k = kernelDevice(s, a.v.dev as string, a.span.dev);
     const len = checkLen(a.v.len as u64, DMA_ALLOC_MAX, a.span.len);
     const call = `dma_alloc_coherent(${devLabel(k.dev)}, ${len})`;
+    k.linux.dma.takeCacheOps();
     const { value: r, log } = withLog(s, () => k.linux.dma.allocCoherent(k.dev, len));
     if (!r) {
       throw new CommandError(`${call} failed (NULL)${log.length ? `; the kernel logged: ${log.join(' / ')}` : ''}`, a.all, undefined, `the coherent DMA mask is ${hex(k.dev.coherentDmaMask)}`);
@@ -263,6 +264,8 @@ export const dmaAlloc: CommandSpec = {
     }
     const dc = deviceCheck(k, r.dma, r.pa);
     lines.push(dc.line, ...mismatchLines(k));
+    const prep = cacheOpLines(k.linux);
+    if (prep.length) lines.push(...prep, [span('  the CPU maps the buffer non-cacheable (arch_dma_prep_coherent, then a Normal-NC mapping): no syncs are needed on it', 'dim')]);
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(r.dma)} frees it (dma_free_coherent)`, 'dim')]);
     return {
