@@ -12,7 +12,10 @@
  *                                                 ("partial lines ... are also cleaned to PoC to
  *                                                 prevent data loss", cache.S)
  *   arch_dma_prep_coherent(page, size)           dcache_clean_inval_poc over a coherent buffer
- *                                                 before it is remapped non-cacheable
+ *                                                 before it is remapped non-cacheable (v6.1
+ *                                                 made it a clean only; reverted for v6.2 because
+ *                                                 drivers relied on the invalidate; before, the
+ *                                                 same flush was __dma_flush_area)
  *
  * The cache is the machine's (machine/cache.ts); without one (every device
  * coherent) there is nothing to do. Addresses are physical: the lab has no
