@@ -32,7 +32,7 @@ import { CommandError } from './errors.ts';
 export function defaultRegistry(): Registry {
   const r = new Registry();
   r.addGroup('info', 'show what the machine and kernel hold');
-  r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc");
+  r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc, sync, map-sg, DMA-API debug, driver scripts");
   r.addGroup('blk', 'block I/O through the booted virtio-blk driver');
   r.addGroup('smmu', 'SMMUv3 structures read from memory: stream table entries, context descriptors, the event queue');
   r.addGroup('vtd', 'Intel VT-d structures read from memory and registers: the root table, context entries, fault records');
