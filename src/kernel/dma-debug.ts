@@ -20,6 +20,8 @@
  *   check_sync    not allocated, outside the allocated range, different
  *                 direction, device read-only for cpu, device write-only to device
  *   check_sg_segment  longer than dma_get_max_seg_size, across the boundary
+ *   add_dma_entry     two device-writable mappings of one cacheline
+ *                     ("cacheline tracking EEXIST, overlapping mappings aren't supported")
  * and two the kernel cannot make, which the lab can because it sees the CPU
  * and every device access:
  *   CPU access while the device owns a streaming buffer (after map or
@@ -143,7 +145,16 @@ export class DmaDebug implements Stateful {
     }
   }
 
-  private add(e: DebugEntry): void {
+  private add(e: DebugEntry, dev?: KDevice): void {
+    // add_dma_entry() -> active_cacheline_insert(): the first cacheline of a
+    // mapping the device may write (not DMA_TO_DEVICE) goes into a radix tree
+    // keyed by cacheline number; a second such mapping of that line is
+    // -EEXIST. (Linux skips the report when the device bounces through
+    // swiotlb and CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC is set; not modelled.)
+    if (dev && e.dir !== DMA_TO_DEVICE) {
+      const cln = e.paddr >> L1_CACHE_SHIFT;
+      if (this.s.entries.some((x) => x.dir !== DMA_TO_DEVICE && x.paddr >> L1_CACHE_SHIFT === cln)) this.err(dev, 'overlap', "cacheline tracking EEXIST, overlapping mappings aren't supported");
+    }
     this.s.entries.push(e);
     if (this.s.entries.length > MAX_ENTRIES) this.s.entries.shift();
     this.s.unmapped = this.s.unmapped.filter((u) => !(u.dev === e.dev && overlaps(u.devAddr, u.size, e.devAddr, e.size)));
@@ -160,7 +171,7 @@ export class DmaDebug implements Stateful {
   /** debug_dma_map_page() / debug_dma_map_single(). */
   mapPage(dev: KDevice, pa: u64, size: number, dir: DmaDirection, dma: u64): void {
     if (!this.s.enabled || dma === DMA_MAPPING_ERROR) return;
-    this.add({ dev: dev.name, type: 'single', devAddr: dma, size, dir, paddr: pa, mapErr: 'dma map error not checked', owner: 'device' });
+    this.add({ dev: dev.name, type: 'single', devAddr: dma, size, dir, paddr: pa, mapErr: 'dma map error not checked', owner: 'device' }, dev);
   }
 
   /** debug_dma_mapping_error(): marks the entries at this address as checked. */
@@ -178,7 +189,7 @@ export class DmaDebug implements Stateful {
       const end = start + BigInt(sgEnt.len) - 1n;
       if ((start ^ end) & ~boundary) this.err(dev, 'sg', `mapping sg segment across boundary [start=${x16(start)}] [end=${x16(end)}] [boundary=${x16(boundary)}]`);
     }
-    segs.forEach((s, i) => this.add({ dev: dev.name, type: 'scather-gather', devAddr: s.dma, size: s.len, dir, paddr: sg[i]?.pa ?? 0n, mapErr: 'dma map error check not applicable', owner: 'device', sgCount: sg.length }));
+    segs.forEach((s, i) => this.add({ dev: dev.name, type: 'scather-gather', devAddr: s.dma, size: s.len, dir, paddr: sg[i]?.pa ?? 0n, mapErr: 'dma map error check not applicable', owner: 'device', sgCount: sg.length }, dev));
   }
 
   /** debug_dma_alloc_coherent(). */

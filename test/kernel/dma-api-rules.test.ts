@@ -218,6 +218,19 @@ test('dma-debug: a device access after unmap is reported by the lab (no kernel c
   assert.is(r.outcome.ok, false);
 });
 
+test('dma-debug: two receive buffers in one cacheline = "cacheline tracking EEXIST"', () => {
+  const s = dbg();
+  run(s, `dma map vda ${BUF} 32 from_device`);
+  const n = s.kernel.dmesg().length;
+  run(s, `dma map vda ${BUF + 32n} 32 from_device`);
+  assert.equal(newLog(s, n), [`${PFX}cacheline tracking EEXIST, overlapping mappings aren't supported`]);
+  // DMA_TO_DEVICE mappings are not tracked: the device does not write them.
+  const m = s.kernel.dmesg().length;
+  run(s, `dma map vda ${BUF + 0x1000n} 32 to_device`);
+  run(s, `dma map vda ${BUF + 0x1020n} 32 to_device`);
+  assert.equal(newLog(s, m), []);
+});
+
 test('dma-debug: only the first error is printed unless all errors are asked for', () => {
   const s = boot('iommu.passthrough=1 dma-api-debug=on');
   const n = s.kernel.dmesg().length;
