@@ -41,6 +41,7 @@ import { pciEnableSriov } from './pci-iov.ts';
 import { GicIts } from '../machine/gic-its.ts';
 import { GicV3ItsDriver } from './irq-gic-v3-its.ts';
 import { PciMsiState, pciAllocIrqVectors, pciFreeIrqVectors } from './pci-msi.ts';
+import { DmaDebug } from './dma-debug.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -151,7 +152,8 @@ export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction): KD
     dmaOps: 'direct',
     iommuName: fw ? linux.smmus[fwAll!.smmus.indexOf(fw)]!.name : intel && intel.deviceLookup(f.bdf) ? intel.name : undefined,
     fwSid: fw ? fw.streamId(h, f) : undefined,
-    coherent: fwAll?.dmaCoherent ?? true,
+    // DT dma-coherent: the whole bus, less the devices firmware leaves it off (issue 14).
+    coherent: (fwAll?.dmaCoherent ?? true) && !(fwAll?.nonCoherent ?? []).includes(master.name),
   };
   linux.devices.push(dev);
   // Before v4.12 the device's DMA was configured here, once, at creation
@@ -185,6 +187,12 @@ export interface BootOptions {
   sriovNumVfs?: Record<string, number>;
   /** The thread's debug patch: dev_info of base, size, aperture and masks in iommu_dma_init_domain (dma-iommu.ts). */
   debugDmaConfigure?: boolean;
+  /**
+   * CONFIG_DMA_API_DEBUG=y (kernel/dma-debug.ts): 'on' prints the first
+   * error, 'all' every one (debugfs dma-api/all_errors = 1). `dma_debug=off`
+   * on the command line turns it off again, as in Linux.
+   */
+  dmaApiDebug?: 'off' | 'on' | 'all';
 }
 
 /** Boot Linux on `m`. Returns the booted kernel (the caller keeps it on the System). */
@@ -214,10 +222,16 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   swiotlb.swiotlbInit(top > 0x1_0000_0000n, { verbose: !x86 });
   swiotlb.onBounce = (dev, from, to, len, why) =>
     m.trace.add({ device: dev.master.name, rid: dev.pci?.rid, op: 'write', addr: from, len, path: 'bypass', steps: [], outcome: { kind: 'ok', pa: to }, what: `swiotlb bounce on ${why}`, cpu: 'swiotlb' });
+  // The CPU's view for the bounce copies, and the cache dma-direct and
+  // iommu-dma maintain for non-coherent devices (arch-dma.ts); both are RAM
+  // itself when the machine models no cache.
+  swiotlb.cpu = { read: (pa, len) => m.cpuRead(pa, len), write: (pa, data) => m.cpuWrite(pa, data) };
   const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
+  direct.cpuCache = m.cpuCache;
   const core = new IommuCore(kernel, { arch: m.info.arch, version: era.version });
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
   iommuDma.debugInitDomain = o.debugDmaConfigure ?? false;
+  iommuDma.cpuCache = m.cpuCache;
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
   // kmalloc for the virtio rings' indirect tables (kernel/kmalloc.ts); registered for undo below.
   const kmalloc = new Kmalloc(pages);
@@ -239,6 +253,20 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
     linux.its = new GicV3ItsDriver({ memory: m.memory, its: itsHw, redist: itsHw.redist!, ramBase: ram[0]!.base, version: era.version, log });
     linux.its.init();
     linux.add('gic-its', linux.its);
+  }
+
+  // dma_debug_init() is a core_initcall: before the IOMMU and PCI drivers.
+  m.dmaObserver = undefined;
+  if (o.dmaApiDebug && o.dmaApiDebug !== 'off') {
+    const dbg = new DmaDebug(kernel, { allErrors: o.dmaApiDebug === 'all' });
+    dbg.driverOf = (dev) => linux.bound.get(dev.name) ?? (dev.pci ? 'pci' : 'platform');
+    dbg.init(kernel.cmdline);
+    dma.debug = dbg;
+    linux.add('dma-debug', dbg);
+    m.dmaObserver = (a) => {
+      const dev = linux.devices.find((d) => d.master === a.master);
+      if (dev) dbg.deviceAccess(dev, a.addr, a.len, a.write);
+    };
   }
 
   // IOMMU drivers for what firmware describes.

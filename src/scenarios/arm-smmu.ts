@@ -38,6 +38,7 @@ import { type OptionDef, type Preset, System } from './system.ts';
 import type { Firmware } from '../machine/firmware.ts';
 import { parseSizeOption, splitCmdline } from './options.ts';
 import { KERNEL_ERAS, type KernelEra } from '../kernel/era.ts';
+import { CpuCache } from '../machine/cache.ts';
 
 const ON_OFF = ['on', 'off'];
 const onOff = (v: string | undefined): boolean => v === 'on';
@@ -62,7 +63,18 @@ const DEVICE_OPTIONS = (dev: string, d: { legacy: string; modern: string; platfo
     desc: 'what the device\'s DMA really goes through: auto = what this hypervisor does; translated = the IOMMU with its StreamID; bypass = guest-physical addresses',
     scope: 'device',
   },
+  // As xen-arm's sda.coherent (issue 14): DT `dma-coherent` on the device's node.
+  { name: `${dev}.coherent`, default: 'yes', values: ['yes', 'no'], desc: 'the device snoops CPU caches (DT dma-coherent); no: the machine models the CPU cache and the DMA API must clean/invalidate it (arm64 arch_sync_dma_*)', scope: 'device' },
 ];
+
+/** CONFIG_DMA_API_DEBUG (kernel/dma-debug.ts), a kernel build option. */
+export const DMA_API_DEBUG_OPTION: OptionDef = {
+  name: 'dma-api-debug',
+  default: 'off',
+  values: ['off', 'on', 'all'],
+  desc: 'CONFIG_DMA_API_DEBUG=y: kernel/dma/debug.c checks every DMA API call and prints "DMA-API: ..." (on: the first error only, as Linux; all: every error, as debugfs all_errors=1); dma_debug=off on the command line turns it off again',
+  scope: 'kernel',
+};
 
 export const ERA_OPTION = (def: KernelEra): OptionDef => ({
   name: 'kernel',
@@ -144,12 +156,19 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   }
   const dmaPath = get('vda.dma-path');
   const path = dmaPath === 'auto' ? b.autoPath({ iommuPlatform }) : (dmaPath as 'translated' | 'bypass');
-  dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host };
+  const coherent = get('vda.coherent') !== 'no';
+  dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host, ...(coherent ? {} : { coherent: false }) };
   m.masters.set('vda', dev.dmaMaster);
+  // A device that does not snoop makes the CPU cache visible: model it (machine/cache.ts).
+  if (!coherent) {
+    m.cpuCache = new CpuCache(mem);
+    m.register('cpu-cache', m.cpuCache);
+  }
 
   const firmware: Firmware = {
     kind: 'dt',
     dmaCoherent: true,
+    ...(coherent ? {} : { nonCoherent: ['vda'] }),
     smmus: [{ kind: 'smmuv3', base: b.smmuBase, hw: smmu, devName: b.smmuDevName, streamId: (h, f) => (h === host ? f.rid : undefined) }],
   };
   const cmdline = new Map<string, string>();
@@ -160,7 +179,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     else cmdline.set(o.name, v);
   }
   const kernel = new Kernel(cmdline);
-  return new System(preset, options, m, kernel, { firmware, era: get('kernel') as KernelEra });
+  const dbg = preset.options.some((o) => o.name === 'dma-api-debug') ? (get('dma-api-debug') as 'off' | 'on' | 'all') : 'off';
+  return new System(preset, options, m, kernel, { firmware, era: get('kernel') as KernelEra, boot: { dmaApiDebug: dbg } });
 }
 
 function deviceCheck(options: ReadonlyMap<string, string>, preset: Preset): string | undefined {
@@ -178,6 +198,7 @@ export const armFastmodel: Preset = {
   options: [
     ERA_OPTION('4.10'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'off', modern: 'on', platform: 'off' }),
     { name: 'ram', default: '4G', desc: 'DRAM: 2 GiB at 0x80000000, the rest at 0x880000000', scope: 'machine', validate: (v) => parseSizeOption(v, 1n << 30n, 64n << 30n) },
   ],
@@ -227,6 +248,7 @@ export const qemuVirtSmmuv3: Preset = {
   options: [
     ERA_OPTION('6.x'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'off' }),
     { name: 'ram', default: '1G', desc: 'RAM at 0x40000000 (QEMU -m)', scope: 'machine', validate: (v) => parseSizeOption(v, 128n << 20n, 255n << 30n) },
   ],
@@ -282,6 +304,7 @@ export const armIprocSmmuv3: Preset = {
   options: [
     ERA_OPTION('6.1'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     MSI_IOVA_BASE_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'on' }),
   ],
