@@ -493,7 +493,8 @@ export class IommuDma implements Stateful {
       // Linux WARN_ON(unmapped != size) and frees the IOVA anyway, corrupting
       // the allocator on a double unmap; the model refuses and says so.
       this.s.stats.badUnmaps++;
-      this.kernel.log('warn', `${devPrefix(dev, this.core.boundDriver(dev))}DMA-API: unmap of 0x${hexRaw(dma, 16)}+${size}: nothing mapped there (double unmap?); IOVA not freed`);
+      // Not a kernel message: Linux prints a WARNING splat for the WARN_ON, which the lab does not imitate.
+      this.kernel.log('warn', `dma-lab: ${devPrefix(dev, this.core.boundDriver(dev))}__iommu_dma_unmap of 0x${hexRaw(dma, 16)}+${size}: nothing mapped there (a double unmap?); Linux's WARN_ON(unmapped != size) fires and it frees the IOVA anyway, the lab does not free it`);
       return;
     }
     const queued = c.st.fq;
