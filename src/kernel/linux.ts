@@ -240,8 +240,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   linux.add('kmalloc', kmalloc);
   // The PCI MSI-X layer the drivers call (pci_alloc_irq_vectors), when there is an MSI domain.
   env.msix = {
-    alloc: (kdev, nvec, names) => {
-      const r = pciAllocIrqVectors(linux, kdev, nvec, (i) => names[i] ?? `${kdev.name}-${i}`);
+    alloc: (kdev, nvec, names, opt) => {
+      const r = pciAllocIrqVectors(linux, kdev, nvec, (i) => names[i] ?? `${kdev.name}-${i}`, opt);
       return r.ok ? { ok: true } : { ok: false, why: r.why };
     },
     free: (kdev) => pciFreeIrqVectors(linux, kdev),

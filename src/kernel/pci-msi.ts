@@ -129,14 +129,15 @@ export function msixTableAddr(linux: Linux, f: PciFunction, cap: MsixCap): u64 |
  * each vector, on an Arm machine with an ITS. `name(i)` names vector i's
  * action. Nothing changes when it fails.
  */
-export function pciAllocIrqVectors(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string): MsiResult {
-  if (linux.its) return pciAllocIrqVectorsMsix(linux, dev, nvec, name);
-  if (linux.env.machine.info.arch === 'x86_64') return x86AllocMsix(linux, dev, nvec, name);
+export function pciAllocIrqVectors(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, o: { unmask?: boolean } = {}): MsiResult {
+  const unmask = o.unmask !== false;
+  if (linux.its) return pciAllocIrqVectorsMsix(linux, dev, nvec, name, unmask);
+  if (linux.env.machine.info.arch === 'x86_64') return x86AllocMsix(linux, dev, nvec, name, unmask);
   return { ok: false, errno: 'ENOSYS', why: 'no MSI domain on this machine (no GICv3 ITS with tables, not x86)' };
 }
 
 /** MSI-X enable with the function masked, the entries written, then unmasked (msix_capability_init, request_irq). */
-function programTable(linux: Linux, f: PciFunction, cap: MsixCap, table: u64, msgs: { address: u64; data: number }[]): u64[] {
+function programTable(linux: Linux, f: PciFunction, cap: MsixCap, table: u64, msgs: { address: u64; data: number }[], unmask: boolean): u64[] {
   const mem = linux.env.machine.memory;
   const flags = cfgR(linux, f, cap.pos + PCI_MSIX_FLAGS, 2);
   cfgW(linux, f, cap.pos + PCI_MSIX_FLAGS, 2, flags | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
@@ -148,7 +149,7 @@ function programTable(linux: Linux, f: PciFunction, cap: MsixCap, table: u64, ms
     return a;
   });
   cfgW(linux, f, cap.pos + PCI_MSIX_FLAGS, 2, (flags | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
-  for (const a of at) mem.writeU(a + 12n, 4, mem.readU(a + 12n, 4) & ~BigInt(PCI_MSIX_ENTRY_CTRL_MASKBIT));
+  if (unmask) for (const a of at) mem.writeU(a + 12n, 4, mem.readU(a + 12n, 4) & ~BigInt(PCI_MSIX_ENTRY_CTRL_MASKBIT));
   return at;
 }
 
@@ -166,7 +167,7 @@ function msixPrepare(linux: Linux, dev: KDevice, nvec: number): { ok: true; f: P
   return { ok: true, f, cap, table };
 }
 
-function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string): MsiResult {
+function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean): MsiResult {
   if (linux.msi.s.x86[dev.name]) return { ok: false, errno: 'EINVAL', why: `${dev.name} already has MSI-X vectors` };
   const p = msixPrepare(linux, dev, nvec);
   if (!p.ok) return p;
@@ -196,12 +197,12 @@ function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number
     list.push({ vector, dest, index, name: name(i) });
     msgs.push({ address, data });
   }
-  const at = programTable(linux, p.f, p.cap, p.table, msgs);
+  const at = programTable(linux, p.f, p.cap, p.table, msgs, unmask);
   linux.msi.s.x86[dev.name] = list;
   return { ok: true, vectors: list.map((v, i) => ({ index: i, lpi: -1, cpu: v.dest, event: i, address: msgs[i]!.address, data: msgs[i]!.data, entryAddr: at[i]! })), iova: undefined, deviceId: dev.master.rid ?? dev.master.sid };
 }
 
-function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string): MsiResult {
+function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean): MsiResult {
   const its = linux.its!;
   const p = msixPrepare(linux, dev, nvec);
   if (!p.ok) return p;
@@ -212,9 +213,9 @@ function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: 
   // its_msi_prepare / its_create_device (MAPD), its_irq_domain_activate (MAPTI).
   const r = its.setupDevice(dev.name, deviceId, nvec, name);
   if (!r.ok) return { ok: false, errno: 'ENOSPC', why: r.why };
-  const at = programTable(linux, p.f, p.cap, p.table, r.dev.events.map((e) => ({ address: prep.msgAddr, data: e.event })));
+  const at = programTable(linux, p.f, p.cap, p.table, r.dev.events.map((e) => ({ address: prep.msgAddr, data: e.event })), unmask);
   // request_irq: unmask at the ITS too (property byte + INV).
-  for (const e of r.dev.events) its.unmask(dev.name, e.event);
+  if (unmask) for (const e of r.dev.events) its.unmask(dev.name, e.event);
   const vectors = r.dev.events.map((e, i) => ({ index: e.event, lpi: e.lpi, cpu: e.cpu, event: e.event, address: prep.msgAddr, data: e.event, entryAddr: at[i]! }));
   return { ok: true, vectors, iova: prep.iova, deviceId };
 }

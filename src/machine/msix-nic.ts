@@ -8,8 +8,10 @@
  * Used by arm-iproc-smmuv3 as seed 002's NIC (a Broadcom NetXtreme-E class
  * function, 14e4:16d7, for which the lab has no kernel driver: it stays
  * unbound until vfio-pci takes it through driver_override).
- * MSI-X layout as QEMU's msix_init_exclusive_bar: table at 0, PBA at half
- * the BAR (machine/virtio/msix.ts).
+ * MSI-X layout by default as QEMU's msix_init_exclusive_bar: table at 0,
+ * PBA at half the BAR (machine/virtio/msix.ts); a preset can give its own
+ * (x86-q35's e1000e: BAR3, table at 0, PBA at 0x2000, 5 vectors, as
+ * QEMU's hw/net/e1000e.c).
  */
 import type { u64 } from './u64.ts';
 import type { AccessSize, MmioHandler } from './memory.ts';
@@ -21,6 +23,14 @@ import type { Machine } from './machine.ts';
 export const MSIX_NIC_BAR = 0;
 export const MSIX_NIC_BAR_SIZE = 0x4000n;
 
+export interface MsixNicLayout {
+  /** The BAR holding the table and PBA, the table's offset in it, the PBA's. */
+  bar: number;
+  tableOffset: number;
+  pbaOffset: number;
+  vectors: number;
+}
+
 export class MsixNic extends PciFunction {
   dmaMaster: DmaMaster;
   private readonly msix: MsixTable;
@@ -28,14 +38,18 @@ export class MsixNic extends PciFunction {
 
   constructor(
     private readonly machine: Machine,
-    init: Omit<PciFunctionInit, 'bars'> & { vectors: number },
+    init: Omit<PciFunctionInit, 'bars'> & { vectors: number; bars?: PciFunctionInit['bars']; msix?: MsixNicLayout },
   ) {
-    super({ ...init, bars: [{ index: MSIX_NIC_BAR, kind: 'mem64', size: MSIX_NIC_BAR_SIZE, prefetchable: false }] });
-    const pba = Number(MSIX_NIC_BAR_SIZE / 2n);
-    this.msixCap = this.addCapability(PCI_CAP_ID_MSIX, MsixTable.capabilityBody(init.vectors, MSIX_NIC_BAR, 0, pba));
-    this.msix = new MsixTable(init.vectors, pba, () => this.control(), (v, addr, data) => this.send(v, addr, data));
+    super({ ...init, bars: init.bars ?? [{ index: MSIX_NIC_BAR, kind: 'mem64', size: MSIX_NIC_BAR_SIZE, prefetchable: false }] });
+    this.layout = init.msix ?? { bar: MSIX_NIC_BAR, tableOffset: 0, pbaOffset: Number(MSIX_NIC_BAR_SIZE / 2n), vectors: init.vectors };
+    const l = this.layout;
+    this.msixCap = this.addCapability(PCI_CAP_ID_MSIX, MsixTable.capabilityBody(l.vectors, l.bar, l.tableOffset, l.pbaOffset));
+    // MsixTable decodes offsets from the table's start.
+    this.msix = new MsixTable(l.vectors, l.pbaOffset - l.tableOffset, () => this.control(), (v, addr, data) => this.send(v, addr, data));
     this.dmaMaster = { name: init.name, rid: this.rid, sid: this.rid, path: 'bypass' };
   }
+
+  private readonly layout: MsixNicLayout;
 
   private control(): { enabled: boolean; functionMasked: boolean } {
     const ctl = this.cfg().getUint16(this.msixCap + PCI_MSIX_FLAGS, true);
@@ -62,7 +76,11 @@ export class MsixNic extends PciFunction {
   }
 
   override barHandler(index: number): MmioHandler | undefined {
-    return index === MSIX_NIC_BAR ? this.msix.handler() : undefined;
+    if (index !== this.layout.bar) return undefined;
+    const h = this.msix.handler();
+    const base = BigInt(this.layout.tableOffset);
+    // Registers before the table (e.g. none) are not modelled: reads 0, writes dropped.
+    return { read: (o, size) => (o >= base ? h.read(o - base, size) : 0n), write: (o, size, v) => void (o >= base && h.write(o - base, size, v)) };
   }
 
   protected override onCapabilityWrite(off: number, byte: number): void {
