@@ -6,6 +6,10 @@
 import { Rng, topicSalt } from './rng.ts';
 import type { Drill } from './drill.ts';
 import * as smmuEvent from './smmu-event.ts';
+import * as dmarFault from './dmar-fault.ts';
+import * as iovaSplit from './iova-split.ts';
+import * as swiotlb from './swiotlb-bounce.ts';
+import * as vring from './vring.ts';
 
 export interface Topic {
   name: string;
@@ -15,6 +19,10 @@ export interface Topic {
 
 export const TOPICS: readonly Topic[] = [
   { name: smmuEvent.TOPIC, summary: smmuEvent.SUMMARY, generate: smmuEvent.generate },
+  { name: dmarFault.TOPIC, summary: dmarFault.SUMMARY, generate: dmarFault.generate },
+  { name: iovaSplit.TOPIC, summary: iovaSplit.SUMMARY, generate: iovaSplit.generate },
+  { name: swiotlb.TOPIC, summary: swiotlb.SUMMARY, generate: swiotlb.generate },
+  { name: vring.TOPIC, summary: vring.SUMMARY, generate: vring.generate },
 ];
 
 export const topicByName = (name: string): Topic | undefined => TOPICS.find((t) => t.name === name);
