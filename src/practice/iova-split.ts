@@ -128,7 +128,7 @@ export function generate(r: Rng, seed: number): Drill {
     working,
     explanation:
       f.kind === 'arm' && first.hi - first.lo + 1 !== log2(f.granule) - 3
-        ? `The start level ${first.name} resolves only ${first.hi - first.lo + 1} bit${first.hi === first.lo ? '' : 's'}: its table has ${2 ** (first.hi - first.lo + 1)} entries, not ${2 ** (log2(f.granule) - 3)}. \`walk DEV IOVA\` shows the same indices in a real walk (4 KiB granule).`
-        : `Each level's index selects one 8-byte entry in that level's table (${f.kind === 'arm' ? `${2 ** (log2(f.granule) - 3)}` : '512'} a table); \`walk DEV IOVA\` shows the same indices in a real walk.`,
+        ? `The start level ${first.name} resolves only ${first.hi - first.lo + 1} bit${first.hi === first.lo ? '' : 's'}: its table has ${2 ** (first.hi - first.lo + 1)} entries, not ${2 ** (log2(f.granule) - 3)}.${f.granule === 4096 ? ' `walk DEV IOVA` shows the same indices in a real walk.' : ''}`
+        : `Each level's index selects one 8-byte entry in that level's table (${f.kind === 'arm' ? `${2 ** (log2(f.granule) - 3)}` : '512'} a table).${f.kind === 'vtd' || f.granule === 4096 ? ' `walk DEV IOVA` shows the same indices in a real walk.' : ' (The lab\'s SMMU model walks 4 KiB tables only.)'}`,
   };
 }

@@ -68,7 +68,10 @@ export function generateTruth(r: Rng): E.EventFields {
   const ssid = ssv ? r.int(1, 0xfffff) : r.pick([0, 0, 0xfffff]);
   if (kind < 6) {
     const type = r.pick(TRANSLATION);
-    const tt = (type === E.F_PERMISSION || type === E.F_ADDR_SIZE) && r.chance(1, 4);
+    // CLASS = TT: the fault hit a table access. At stage 1 that is an address-size fault on a
+    // next-level table address (the model's walker raises it so); a permission fault on a table
+    // access is a stage-2 fault on a stage-1 walk, which these stage-1 drills leave out.
+    const tt = type === E.F_ADDR_SIZE && r.chance(1, 3);
     const stall = r.chance(1, 5);
     return {
       type, sid, ssv, ssid, read: r.chance(1, 2), privileged: r.chance(1, 4), instruction: false,
