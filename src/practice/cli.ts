@@ -104,7 +104,10 @@ export async function cmdPractice(a: PracticeArgs, io: CliIo, o: { tty: boolean 
   if (a.topic !== undefined) {
     topic = topicByName(a.topic);
     if (!topic) {
-      const near = closest(a.topic, TOPICS.map((t) => t.name));
+      // A part of a name ('smmu', 'dmar') means that topic; else the nearest spelling.
+      const names = TOPICS.map((t) => t.name);
+      const low = a.topic.toLowerCase();
+      const near = (low.length >= 3 && names.find((n) => n.includes(low) || low.includes(n))) || closest(low, names);
       throw new PracticeUsageError(`unknown practice topic '${a.topic}': expected one of ${topicList()}; try 'dma-lab practice ${near}'`);
     }
   }
