@@ -60,16 +60,31 @@ function stdinIo(io: CliIo, tty: boolean): PracticeIo & { close(): void } {
     const rl = createPromptInterface({ input: process.stdin, output: process.stdout });
     let closed = false;
     rl.on('close', () => (closed = true));
+    // Ctrl-C ends the session like q (without a listener readline would only pause the input).
+    rl.on('SIGINT', () => {
+      io.out('\n');
+      rl.close();
+    });
     return {
       ...io,
       now,
-      async ask(prompt) {
-        if (closed) return undefined;
-        try {
-          return await rl.question(prompt);
-        } catch {
-          return undefined; // Ctrl-D / Ctrl-C closed the interface
-        }
+      ask(prompt) {
+        if (closed) return Promise.resolve(undefined);
+        // Ctrl-D, Ctrl-C or a closed input: the pending question ends with no answer.
+        return new Promise<string | undefined>((resolve) => {
+          const onClose = (): void => resolve(undefined);
+          rl.once('close', onClose);
+          rl.question(prompt).then(
+            (a) => {
+              rl.off('close', onClose);
+              resolve(a);
+            },
+            () => {
+              rl.off('close', onClose);
+              resolve(undefined);
+            },
+          );
+        });
       },
       close: () => rl.close(),
     };

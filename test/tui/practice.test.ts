@@ -47,4 +47,19 @@ test('q at a prompt ends the session: nothing recorded, status 0', async () => {
   }
 });
 
+for (const key of ['C-c', 'C-d']) {
+  test(`${key} at a prompt ends the session (no hang, nothing recorded)`, async () => {
+    const t = new Tmux(['practice', 'dmar-fault', '--seed', '2'], { width: 120, height: 40 });
+    try {
+      await t.waitFor('device (bus:dev.fn)>');
+      t.send(key);
+      const s = await t.waitFor(/\[exited \d+\]/);
+      assert.match(s, 'stopped: 0 of 0 right');
+      assert.match(s, '[exited 0]');
+    } finally {
+      t.close();
+    }
+  });
+}
+
 test.run();
