@@ -41,7 +41,7 @@ options:
   --check                lesson: check the lesson headless instead of opening it
   --all, --yes           progress reset: every lesson; do not ask
   --seed N               practice: the drills of seed N (the same every time)
-  --count N              practice, review: at most N drills (limit 100)
+  --count N              practice, review: at most N drills (default 5, --solve 1, review 20; limit 100)
   --solve                practice: print the drills with their answers and working, ask nothing
   --no-color             no colour (also when NO_COLOR is set)
   -h, --help             this help
