@@ -146,6 +146,13 @@ export async function cmdPractice(a: PracticeArgs, io: CliIo, o: { tty: boolean 
   }
 }
 
+/** "box 1: 2, box 3: 1": how many drills wait in each occupied box. */
+function boxesText(items: { box: number }[]): string {
+  const n = new Map<number, number>();
+  for (const i of items) n.set(i.box, (n.get(i.box) ?? 0) + 1);
+  return [...n.entries()].sort((a, b) => a[0] - b[0]).map(([b, c]) => `box ${b}: ${c}`).join(', ');
+}
+
 export async function cmdReview(a: { count?: string }, io: CliIo, o: { tty: boolean }): Promise<number> {
   const count = parseCount(a.count, 20);
   const store = ReviewStore.load(undefined, (m) => io.err(`dma-lab: ${m}\n`));
@@ -158,7 +165,7 @@ export async function cmdReview(a: { count?: string }, io: CliIo, o: { tty: bool
       if (!all.length) io.out("nothing to review: drills you miss in 'dma-lab practice' come back here\n");
       else {
         const next = all.map((i) => i.due).sort()[0]!;
-        io.out(`nothing due now; ${all.length} drill${all.length === 1 ? '' : 's'} waiting, the next due ${next.slice(0, 16).replace('T', ' ')} UTC\n`);
+        io.out(`nothing due now; ${all.length} drill${all.length === 1 ? '' : 's'} waiting (${boxesText(all)}), the next due ${next.slice(0, 16).replace('T', ' ')} UTC\n`);
       }
       return 0;
     }

@@ -48,7 +48,7 @@ test('a wrong answer is recorded; review asks it again; right moves it to box 2,
 
   const none = run(['review']);
   assert.is(none.status, 0);
-  assert.match(none.stdout, /nothing due now; 1 drill waiting, the next due 2026-12-06 12:00 UTC/);
+  assert.match(none.stdout, /nothing due now; 1 drill waiting \(box 2: 1\), the next due 2026-12-06 12:00 UTC/);
   const tomorrow = run(['review'], answers.join('\n') + '\n', '2026-12-06T12:00:00.000Z');
   assert.match(tomorrow.stdout, /review box 3, due 2026-12-09/);
 });
