@@ -91,16 +91,20 @@ function stdinIo(io: CliIo, tty: boolean): PracticeIo & { close(): void } {
   }
   const rl = createInterface({ input: process.stdin, terminal: false });
   const it = rl[Symbol.asyncIterator]();
+  // A piped answer is echoed after its prompt, so the output reads as a transcript; typed
+  // on a terminal (stdout piped elsewhere) the terminal has echoed it already.
+  const echo = !process.stdin.isTTY;
   return {
     ...io,
     now,
     async ask(prompt) {
+      io.out(prompt);
       const r = await it.next();
       if (r.done) {
-        io.out(`${prompt}\n`);
+        io.out('\n');
         return undefined;
       }
-      io.out(`${prompt}${r.value}\n`);
+      if (echo) io.out(`${r.value}\n`);
       return r.value;
     },
     close: () => rl.close(),
