@@ -157,7 +157,7 @@ export class ReviewStore {
    * when it is already stored. Returns the item as it is now (undefined
    * when not stored or retired).
    */
-  record(topic: string, seed: number, right: boolean, now: Date): { item?: ReviewItem; retired?: boolean } {
+  record(topic: string, seed: number, right: boolean, now: Date): { item?: ReviewItem; retired?: boolean; dropped?: number } {
     const k = itemKey(topic, seed);
     const at = now.toISOString();
     const cur = own(this.items, k) ? this.items[k] : undefined;
@@ -165,8 +165,8 @@ export class ReviewStore {
     if (!right) {
       const item: ReviewItem = { topic, seed, box: 1, due: at, misses: (cur?.misses ?? 0) + 1, rights: cur?.rights ?? 0, last: at };
       this.items[k] = item;
-      this.trim();
-      return { item };
+      const dropped = this.trim();
+      return dropped ? { item, dropped } : { item };
     }
     if (!cur) return {};
     if (cur.box >= MAX_BOX) {
@@ -179,15 +179,17 @@ export class ReviewStore {
     return { item };
   }
 
-  /** Keep at most MAX_ITEMS: drop the highest boxes first, the latest due among them first. */
-  private trim(): void {
+  /** Keep at most MAX_ITEMS: drop the highest boxes first, the latest due among them first. Returns how many went. */
+  private trim(): number {
     const keys = Object.keys(this.items);
-    if (keys.length <= MAX_ITEMS) return;
+    if (keys.length <= MAX_ITEMS) return 0;
     keys.sort((a, b) => this.items[b]!.box - this.items[a]!.box || Date.parse(this.items[b]!.due) - Date.parse(this.items[a]!.due));
-    for (const k of keys.slice(0, keys.length - MAX_ITEMS)) {
+    const drop = keys.slice(0, keys.length - MAX_ITEMS);
+    for (const k of drop) {
       delete this.items[k];
       this.dirty.add(k);
     }
+    return drop.length;
   }
 
   private readDisk(): Record<string, ReviewItem> {

@@ -12,7 +12,7 @@
 import type { Drill } from './drill.ts';
 import { judge, headLines, solveLines } from './drill.ts';
 import { makeDrill, sessionDrills, topicByName, type Topic } from './topics.ts';
-import type { ReviewStore } from './review-store.ts';
+import { type ReviewStore, MAX_ITEMS } from './review-store.ts';
 
 export interface PracticeIo {
   out(s: string): void;
@@ -89,6 +89,7 @@ export async function runDrills(list: { topic: Topic; seed: number }[], io: Prac
     else res.missed++;
     if (store) {
       const r = store.record(topic.name, seed, o === 'right', io.now());
+      if (r.dropped) io.out(`  (the review store keeps at most ${MAX_ITEMS} drills, a stated limit: ${r.dropped} dropped from the highest boxes)\n`);
       if (r.retired) io.out(`  (${topic.name} --seed ${seed} is retired from review: right in the last box)\n\n`);
       else if (r.item && (review || o === 'wrong')) io.out(`  (${topic.name} --seed ${seed}: review box ${r.item.box}, due ${r.item.box === 1 ? 'now' : r.item.due.slice(0, 10)})\n\n`);
       store.save();

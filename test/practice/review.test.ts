@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReviewStore, BOX_DAYS, MAX_BOX } from '../../src/practice/review-store.ts';
+import { ReviewStore, BOX_DAYS, MAX_BOX, MAX_ITEMS } from '../../src/practice/review-store.ts';
 import { runDrills, type PracticeIo } from '../../src/practice/session.ts';
 import { makeDrill, topicByName } from '../../src/practice/topics.ts';
 
@@ -125,6 +125,17 @@ test('an answer that is not a number is asked again, not counted wrong; ? gives 
   const r2 = await runDrills([{ topic, seed: 9 }], io2, s, false);
   assert.equal([r2.asked, r2.stopped], [0, true]);
   assert.is(s.get('smmu-event', 9), undefined);
+});
+
+test('the store is bounded (MAX_ITEMS, a stated limit): past it the drills in the highest boxes go, and record says how many', () => {
+  const s = ReviewStore.load(file());
+  for (let i = 0; i < MAX_ITEMS; i++) s.record('vring', i, false, T0);
+  s.record('vring', 0, true, T0); // vring:0 moves to box 2: the one to go first
+  const r = s.record('vring', MAX_ITEMS, false, T0);
+  assert.is(r.dropped, 1);
+  assert.is(Object.keys(s.items).length, MAX_ITEMS);
+  assert.is(s.get('vring', 0), undefined);
+  assert.ok(s.get('vring', MAX_ITEMS));
 });
 
 test.run();
