@@ -79,7 +79,12 @@ export function generateTruth(r: Rng): E.EventFields {
       stall, stag: stall ? r.int(0, 0xffff) : 0, inputAddr: pickAddr(r),
     };
   }
-  if (kind < 8) return { type: r.pick(CONFIG), sid, ssv, ssid };
+  if (kind < 8) {
+    const type = r.pick(CONFIG);
+    // C_BAD_SUBSTREAMID is about a SubstreamID the transaction carried: SSV = 1.
+    if (type === E.C_BAD_SUBSTREAMID) return { type, sid, ssv: true, ssid: ssv ? ssid : r.int(1, 0xfffff) };
+    return { type, sid, ssv, ssid };
+  }
   const type = r.pick(FETCH);
   // An STE is 64 bytes, a CD 64 bytes: the fetch address is the entry's, 64-byte aligned.
   const fetchAddr = 0x8000_0000n + (r.bits(24) << 6n);

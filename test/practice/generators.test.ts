@@ -63,6 +63,7 @@ test('smmu-event: every drill agrees with the SMMU event decoder (src/inspect/sm
       const s = summarizeEvent(words);
       const translation = s.type >= E.F_TRANSLATION && s.type <= E.F_PERMISSION;
       assert.is(d.asks.some((a) => a.id === 'iova'), translation, 'an address is asked exactly for translation faults');
+      if (s.type === E.C_BAD_SUBSTREAMID) assert.ok(s.ssv, 'C_BAD_SUBSTREAMID: the transaction carried a SubstreamID');
       assertAnswers(d, {
         type: s.name,
         sid: hex(s.sid),
