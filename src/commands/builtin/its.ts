@@ -95,18 +95,20 @@ export const devirqCommand: CommandSpec = {
     else {
       for (const t of o.trace) lines.push(...traceDetail(t));
       const its = o.irqs.filter((x) => x.controller === 'its');
-      const lpis = o.irqs.filter((x) => x.controller === 'lpi');
-      for (const x of [...its, ...lpis]) lines.push([span(`  ${x.controller === 'lpi' ? 'redistributor' : 'ITS'}: `, 'dim'), span(x.detail.replace(/^[^:]*: /, ''), x.controller === 'lpi' ? 'ok' : undefined)]);
+      // Taken: an LPI on Arm; on x86 the unit's remapped (ir) or compatibility (lapic) delivery of the device's message.
+      const lpis = o.irqs.filter((x) => x.controller === 'lpi' || ((x.controller === 'ir' || x.controller === 'lapic') && x.source !== ref.master.iommu?.name));
+      for (const x of [...its, ...lpis]) lines.push([span(`  ${x.controller === 'lpi' ? 'redistributor' : x.controller === 'its' ? 'ITS' : 'interrupt'}: `, 'dim'), span(x.detail.replace(/^[^:]*: /, ''), x.controller === 'its' ? undefined : 'ok')]);
       const probe = s.machine.probeWrite({ ...ref.master, path: ref.master.path === 'bypass' && ref.master.iommu ? 'translated' : ref.master.path }, e.addr);
       if (!lpis.length) {
         const why = its.length ? 'the ITS dropped it (above)' : probe.kind === 'pa' ? `the write reached ${hex(probe.pa!)}${probe.region ? ` (${probe.region})` : ''}, not GITS_TRANSLATER` : probe.detail;
         lines.push([span('  no interrupt: ', 'bad'), span(why)]);
-      } else lines.push([span('  interrupt delivered: ', 'ok'), span(lpis.map((x) => x.detail.replace(/:.*/, '')).join('; '))]);
+      } else lines.push([span('  interrupt delivered: ', 'ok'), span(lpis.map((x) => (x.controller === 'lpi' ? x.detail.replace(/:.*/, '') : x.detail.replace(/^.*-> /, ''))).join('; '))]);
     }
     for (const h of o.handlers) lines.push([span(`  ${h}:`, 'dim')]);
     for (const l of o.log) lines.push([span(`  kernel: ${printkTime(l.time)}`, 'dim'), span(l.text, l.level === 'err' ? 'bad' : 'warn')]);
     const lpi = o.irqs.find((x) => x.controller === 'lpi');
-    return { kind: 'devirq', data: { device: ref.name, vector: v, address: e.addr, data: e.data, sent, delivered: !!lpi, lpi: lpi ? Number(lpi.data) : null, interrupts: o.irqs }, lines };
+    const delivered = o.irqs.some((x) => x.controller === 'lpi' || ((x.controller === 'ir' || x.controller === 'lapic') && x.source !== ref.master.iommu?.name));
+    return { kind: 'devirq', data: { device: ref.name, vector: v, address: e.addr, data: e.data, sent, delivered, lpi: lpi ? Number(lpi.data) : null, interrupts: o.irqs }, lines };
   },
 };
 
