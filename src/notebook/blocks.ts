@@ -9,7 +9,7 @@ import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type
 import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './lesson-types.ts';
 
 const FRONT_KEYS = ['id', 'title', 'summary', 'machine', 'options', 'minutes', 'prerequisites', 'panes'];
-const PREDICT_KEYS = ['question', 'choices', 'answer', 'explain'];
+const PREDICT_KEYS = ['question', 'choices', 'answer', 'accept', 'explain', 'feedback', 'confidence'];
 const GOAL_KEYS = ['title', 'checks', 'hints', 'solution'];
 const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step'];
 
@@ -207,10 +207,34 @@ export function parsePredict(content: string, fenceLine: number, diags: Diagnost
   const answer = str(e, 'answer', 'predict', diags, fenceLine);
   const explain = str(e, 'explain', 'predict', diags, fenceLine);
   const choices = strList(y, e, 'choices', 'predict', diags);
+  const accept = strList(y, e, 'accept', 'predict', diags);
   if (choices && choices.length < 2) diags.push({ line: e.get('choices')!.line, message: 'predict: give at least two choices, or none (the reader types an answer)' });
   if (choices && answer !== undefined && !choices.includes(answer)) diags.push({ line: e.get('answer')!.line, message: `predict: the answer '${answer}' is not one of the choices (${choices.join(', ')})` });
+  if (choices && accept) diags.push({ line: e.get('accept')!.line, message: "predict: 'accept' lists more typed answers; with choices there is one right choice" });
+  const feedback: { answer: string; text: string }[] = [];
+  const fb = e.get('feedback');
+  if (fb && fb.node !== null) {
+    if (!isMap(fb.node)) diags.push({ line: fb.line, message: "predict: 'feedback' must be a map from a wrong answer to what to tell the reader who gives it" });
+    else
+      for (const it of fb.node.items) {
+        const k = scalarText(it.key);
+        const v = scalarText(it.value);
+        const line = y.lineOf(it.key as YamlNode, fb.line);
+        if (k === undefined || v === undefined) diags.push({ line, message: "predict: each 'feedback' entry is WRONG ANSWER: TEXT" });
+        else if (choices && !choices.includes(k)) diags.push({ line, message: `predict: feedback for '${k}', which is not one of the choices (${choices.join(', ')})` });
+        else if (k === answer || accept?.includes(k)) diags.push({ line, message: `predict: feedback is for wrong answers; '${k}' is right (the explanation is what a right answer sees)` });
+        else feedback.push({ answer: k, text: v });
+      }
+  }
+  let confidence = false;
+  const ce = e.get('confidence');
+  if (ce) {
+    const v = isScalar(ce.node) ? (ce.node as Scalar).value : undefined;
+    if (typeof v !== 'boolean') diags.push({ line: ce.line, message: 'predict: confidence is true or false' });
+    else confidence = v;
+  }
   if (question === undefined || answer === undefined || explain === undefined) return undefined;
-  return { line: fenceLine, question, answer, explain, ...(choices ? { choices } : {}) };
+  return { line: fenceLine, question, answer, explain, ...(choices ? { choices } : {}), ...(accept?.length ? { accept } : {}), ...(feedback.length ? { feedback } : {}), ...(confidence ? { confidence } : {}) };
 }
 
 function parseCheck(y: YamlReader, node: unknown, fallback: number, diags: Diagnostic[]): Check | undefined {

@@ -21,6 +21,7 @@
  */
 import type { Line } from '../inspect/view.ts';
 import { createSession } from '../commands/index.ts';
+import { evalExpr } from '../commands/expr.ts';
 import type { Session, Outcome } from '../commands/session.ts';
 import type { MemoryFocus } from '../commands/panes.ts';
 import { cellCommands, toBig, type Cell, type Goal, type Lesson, type Predict, type Step } from './format.ts';
@@ -42,7 +43,7 @@ export interface CellRun {
   /** A command failed that was not meant to (the rest of the cell did not run), or one meant to fail did not. */
   failed: boolean;
   /** The prediction made before this run. */
-  prediction?: { answer: string; correct: boolean };
+  prediction?: PredictionResult;
   /** Run by the engine to rebuild the machine when the lesson resumed, not by the reader. */
   replayed?: boolean;
 }
@@ -67,6 +68,44 @@ export interface NotebookOptions {
 }
 
 const norm = (s: string): string => s.trim().toLowerCase().replace(/\s+/g, ' ');
+
+/** An answer's value when it is a number or an expression the lab reads (`0x1000 + 2`), else undefined. */
+function answerValue(s: string): bigint | undefined {
+  const t = s.trim();
+  if (!t) return undefined;
+  try {
+    return evalExpr(t, 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Do two answers agree? Numbers and expressions compare as 64-bit values
+ * through the lab's own expression parser (0x10, 16 and 0x8 + 8 are one
+ * answer); anything else ignoring case and extra blanks.
+ */
+export function sameAnswer(a: string, b: string): boolean {
+  const va = answerValue(a);
+  const vb = answerValue(b);
+  if (va !== undefined && vb !== undefined) return va === vb;
+  return norm(a) === norm(b);
+}
+
+export interface PredictionResult {
+  answer: string;
+  correct: boolean;
+  confidence?: number;
+  /** The author's feedback for this wrong answer. */
+  feedback?: string;
+}
+
+/** The author's feedback for a wrong answer, if any. */
+export function feedbackFor(p: Predict, rec: { answer: string; correct: boolean }): { feedback?: string } {
+  if (rec.correct) return {};
+  const f = p.feedback?.find((x) => sameAnswer(rec.answer, x.answer));
+  return f ? { feedback: f.text } : {};
+}
 
 export class Notebook {
   session: Session;
@@ -169,21 +208,30 @@ export class Notebook {
 
   /**
    * Record a prediction. With choices, a number picks a choice (1 = the
-   * first); the comparison ignores case and extra blanks, and numbers
-   * compare as numbers (0x10 is 16).
+   * first). See `sameAnswer` for how answers compare. `confidence` is 1
+   * (guessing), 2 (fairly sure) or 3 (certain) when the reader said.
    */
-  predict(id: string, answer: string): { answer: string; correct: boolean } | undefined {
+  predict(id: string, answer: string, confidence?: number): PredictionResult | undefined {
     const p = this.cell(id)?.predict;
     if (!p) return undefined;
     let a = answer.trim();
     if (p.choices && /^\d+$/.test(a) && Number(a) >= 1 && Number(a) <= p.choices.length) a = p.choices[Number(a) - 1]!;
-    const na = toBig(a);
-    const nb = toBig(p.answer);
-    // 0x0 and 0 are the same answer to "what is 0xffffffffffffffff + 1?"
-    const rec = { answer: a, correct: na !== undefined && nb !== undefined ? na === nb : norm(a) === norm(p.answer) };
+    const correct = [p.answer, ...(p.accept ?? [])].some((x) => sameAnswer(a, x));
+    const rec = { answer: a, correct, ...(confidence !== undefined && [1, 2, 3].includes(confidence) ? { confidence } : {}) };
     this.progress.predictions[id] = rec;
     this.version++;
-    return rec;
+    return { ...rec, ...feedbackFor(p, rec) };
+  }
+
+  /**
+   * The blocks of the current step the reader may see: everything up to and
+   * including the first cell whose prediction is still to be made. What
+   * follows a prediction (prose, cells, goals) could answer it.
+   */
+  revealed(step: Step | undefined = this.current): { blocks: Step['blocks']; hidden: number } {
+    const blocks = step?.blocks ?? [];
+    const i = blocks.findIndex((b) => b.kind === 'cell' && this.pendingPrediction(b.cell.id));
+    return i < 0 ? { blocks, hidden: 0 } : { blocks: blocks.slice(0, i + 1), hidden: blocks.length - i - 1 };
   }
 
   /** Run a cell's commands in order; stops at the first unexpected failure. */
@@ -193,7 +241,7 @@ export class Notebook {
     const source = this.cellSource(c);
     const run: CellRun = { source, entries: [], failed: false };
     const pred = this.progress.predictions[id];
-    if (pred && c.predict && !opts.replayed) run.prediction = pred;
+    if (pred && c.predict && !opts.replayed) run.prediction = { ...pred, ...feedbackFor(c.predict, pred) };
     for (const cmd of cellCommands({ ...c, source })) {
       const outcome = this.exec(cmd.text);
       run.entries.push({ line: cmd.text, outcome, ...(cmd.expectError ? { expectError: true } : {}) });

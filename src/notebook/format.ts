@@ -25,7 +25,12 @@
  *   choices: [zeros, 0xdeadbeef]          optional; without it the reader types
  *   answer: zeros                         one of the choices when there are choices
  *   explain: RAM reads as zero until written.
+ *   feedback: {0xdeadbeef: Nothing wrote it yet.}   optional: per wrong answer
+ *   accept: [0, nothing]                  optional: more right typed answers (no choices)
+ *   confidence: true                      optional: ask how sure, after the answer
  *   ```
+ *   Until the prediction is made the reader sees nothing after it in the
+ *   step: not the cell's comments, not the prose or goals below it.
  *
  *   ```dma                                a command cell: one command a line
  *   xp/4xw 0x40000000                     `#` starts a comment
@@ -102,6 +107,7 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
   let cur = steps[0]!;
   let prose: MdToken[] = [];
   let pending: Predict | undefined;
+  let pendingProse = false;
   const flushProse = (): void => {
     if (!prose.length) return;
     const maps = prose.filter((t) => t.map);
@@ -143,6 +149,7 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
       } else if (kind === 'predict') {
         if (pending) diags.push({ line: pending.line, message: 'two predict blocks in a row: each attaches to the next dma cell' });
         pending = opts.light ? undefined : parsePredict(t.content, fenceLine, diags);
+        pendingProse = false;
         if (!pending) pending = undefined;
       } else {
         const g = opts.light
@@ -154,6 +161,10 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
         }
       }
       continue;
+    }
+    if (pending && !pendingProse) {
+      pendingProse = true;
+      diags.push({ line: t.map ? t.map[0] + 1 : pending.line, message: 'prose between a predict block and its dma cell: put the predict block right before the cell (prose after a prediction stays hidden until it is made)' });
     }
     prose.push(t);
   }

@@ -47,7 +47,13 @@ export interface Predict {
   question: string;
   choices?: string[];
   answer: string;
+  /** More answers taken as right (free-text predictions). */
+  accept?: string[];
   explain: string;
+  /** Feedback for particular wrong answers (a choice, or a typed answer), shown before the explanation. */
+  feedback?: { answer: string; text: string }[];
+  /** Ask how sure the reader is after the answer (recorded in progress). */
+  confidence?: boolean;
 }
 
 export interface Cell {

@@ -12,7 +12,7 @@
  *         "furthest": 4,                    furthest step reached (a prose step counts as done once reached)
  *         "cellsRun": ["s1c1", "s2c1"],     cells run at least once: s<step>c<n>, n from 1 within the step
  *         "predictions": {                  predictions made, by cell id
- *           "s2c1": {"answer": "zeros", "correct": true}
+ *           "s2c1": {"answer": "zeros", "correct": true, "confidence": 2}   confidence (1-3) only when the lesson asked
  *         },
  *         "goalsPassed": ["s3g1"],          goals passed at least once: s<step>g<n>
  *         "lastOpened": "2025-06-01T10:00:00.000Z"   ISO 8601, when the lesson was last opened
@@ -38,9 +38,16 @@ export interface LessonProgress {
   step: number;
   furthest: number;
   cellsRun: string[];
-  predictions: Record<string, { answer: string; correct: boolean }>;
+  predictions: Record<string, Prediction>;
   goalsPassed: string[];
   lastOpened?: string;
+}
+
+/** A prediction made: the answer (a choice's text when picked by number), right or not, how sure (1 guessing, 2 fairly sure, 3 certain) when asked. */
+export interface Prediction {
+  answer: string;
+  correct: boolean;
+  confidence?: number;
 }
 
 export interface ProgressFile {
@@ -93,6 +100,7 @@ export function validateProgress(v: unknown): string[] {
     else
       for (const [cell, pr] of Object.entries(p.predictions)) {
         if (!isObj(pr) || typeof pr.answer !== 'string' || typeof pr.correct !== 'boolean') errs.push(`${at}.predictions.${cell} must be {answer: text, correct: true|false}`);
+        else if (pr.confidence !== undefined && ![1, 2, 3].includes(pr.confidence as number)) errs.push(`${at}.predictions.${cell}.confidence must be 1, 2 or 3`);
       }
     if (p.lastOpened !== undefined && (typeof p.lastOpened !== 'string' || Number.isNaN(Date.parse(p.lastOpened)))) errs.push(`${at}.lastOpened must be an ISO 8601 date`);
   }
@@ -108,7 +116,10 @@ function normalize(f: ProgressFile): ProgressFile {
       step: p.step,
       furthest: Math.max(p.furthest, p.step),
       cellsRun: [...new Set(p.cellsRun)],
-      predictions: Object.assign(noProto<{ answer: string; correct: boolean }>(), p.predictions),
+      predictions: Object.assign(
+        noProto<Prediction>(),
+        Object.fromEntries(Object.entries(p.predictions).map(([k, v]) => [k, { answer: v.answer, correct: v.correct, ...(v.confidence !== undefined ? { confidence: v.confidence } : {}) }])),
+      ),
       goalsPassed: [...new Set(p.goalsPassed)],
       ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
     };

@@ -62,12 +62,18 @@ interface ViewState {
   status: DocLine | undefined;
   edit: CellEdit | undefined;
   predicting: string | undefined;
+  /** The answer given, while the lesson asks how sure the reader is. */
+  sure: string | undefined;
   answer: E.LineState;
   input: E.LineState;
 }
 
+/** The step's cells the reader can see (none after a prediction still to be made). */
+const visibleCells = (nb: Notebook): NonNullable<Notebook['current']>['cells'] =>
+  nb.revealed().blocks.flatMap((b) => (b.kind === 'cell' ? [b.cell] : []));
+
 const firstCell = (nb: Notebook): string | undefined => {
-  const cells = nb.current?.cells ?? [];
+  const cells = visibleCells(nb);
   return (cells.find((c) => !nb.runs.has(c.id)) ?? cells[0])?.id;
 };
 
@@ -85,6 +91,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     status: initialStatus,
     edit: undefined,
     predicting: undefined,
+    sure: undefined,
     answer: E.at(''),
     input: E.at(''),
   }));
@@ -105,7 +112,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const titles = paneDefs.map((d, i) => (i === paneIdx ? paneView.title : d.title));
 
   // read nb at call time: several keys can run before the next render (keys.ts, splitKeys)
-  const stepCells = (): NonNullable<typeof nb.current>['cells'] => nb.current?.cells ?? [];
+  const stepCells = (): NonNullable<typeof nb.current>['cells'] => visibleCells(nb);
   const say = (text: string, style: DocLine[number]['style'] = undefined): void => set({ status: [{ text, style }] });
   const saveQuietly = (): void => {
     try {
@@ -177,7 +184,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   };
 
   const askPrediction = (id: string): void => {
-    set({ predicting: id, answer: E.at(''), mode: 'predict', anchor: { kind: 'cell', id } });
+    set({ predicting: id, sure: undefined, answer: E.at(''), mode: 'predict', anchor: { kind: 'cell', id } });
     say('make your prediction first: it is recorded, then the cell runs', 'warn');
   };
 
@@ -308,16 +315,26 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
       if (st.mode === 'edit') return finishEdit(true);
       const id = st.predicting;
       if (st.mode !== 'predict' || !id) return;
-      if (!st.answer.text.trim()) return say('type a prediction first (Esc: not now)', 'warn');
-      const rec = nb.predict(id, st.answer.text);
-      set({ mode: 'notebook', predicting: undefined, answer: E.at('') });
+      if (!st.answer.text.trim()) return say(st.sure !== undefined ? 'type 1, 2 or 3 (Esc: not now)' : 'type a prediction first (Esc: not now)', 'warn');
+      let given = st.answer.text;
+      let confidence: number | undefined;
+      if (st.sure !== undefined) {
+        confidence = Number(st.answer.text.trim());
+        if (![1, 2, 3].includes(confidence)) return say('how sure are you? 1 guessing, 2 fairly sure, 3 certain', 'warn');
+        given = st.sure;
+      } else if (nb.cell(id)?.predict?.confidence) {
+        set({ sure: given, answer: E.at('') });
+        return say('how sure are you? 1 guessing, 2 fairly sure, 3 certain', 'key');
+      }
+      const rec = nb.predict(id, given, confidence);
+      set({ mode: 'notebook', predicting: undefined, sure: undefined, answer: E.at('') });
       runCellNow(id);
-      if (rec) say(rec.correct ? `✓ you predicted ${rec.answer}: right` : `✗ you predicted ${rec.answer}: the explanation is under the output`, rec.correct ? 'ok' : 'warn');
+      if (rec) say(rec.correct ? `✓ you predicted ${rec.answer}: right` : `✗ you predicted ${rec.answer}: ${rec.feedback ? 'see what it means' : 'the explanation is'} under the output`, rec.correct ? 'ok' : 'warn');
     },
     'line.leave': () => {
       if (st.mode === 'edit') return finishEdit(false);
       if (st.mode === 'predict') {
-        set({ predicting: undefined, answer: E.at('') });
+        set({ predicting: undefined, sure: undefined, answer: E.at('') });
         say('no prediction made; the cell did not run', 'dim');
       }
       set({ mode: 'notebook' });
@@ -435,7 +452,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     </Box>
   );
 
-  const prompt = mode === 'predict' ? 'prediction › ' : `(${nb.machineName}) `;
+  const prompt = mode === 'predict' ? (st.sure !== undefined ? 'how sure? 1 guessing · 2 fairly sure · 3 certain › ' : 'prediction › ') : `(${nb.machineName}) `;
   return (
     <Box flexDirection="column" width={width} height={Math.max(1, size.rows - 1)}>
       <Box flexDirection="row" height={1}>

@@ -12,6 +12,19 @@ import type { Entry, Notebook } from '../notebook/engine.ts';
 import { cellCommands, type Cell, type Goal, type MdToken } from '../notebook/format.ts';
 import { describeCheck } from '../notebook/checks.ts';
 import { renderProse, wrapSpans, type DocLine } from '../notebook/prose.ts';
+import { lex } from '../commands/lexer.ts';
+
+/** How sure a reader said they were (confidence 1-3). */
+export const CONFIDENCE = ['guessing', 'fairly sure', 'certain'];
+
+/** Where a cell line's code ends (its `#` comment starts). */
+function codeEnd(text: string): number {
+  try {
+    return lex(text).codeEnd;
+  } catch {
+    return text.length;
+  }
+}
 
 export interface StepDoc {
   rows: DocLine[];
@@ -53,17 +66,22 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
   const start = rows.length;
   const sel = o.selected === c.id;
   const source = nb.cellSource(c);
-  const commands = new Set(cellCommands({ ...c, source }).map((x) => x.text));
+  const cmds = cellCommands({ ...c, source });
+  const commands = new Set(cmds.map((x) => x.text));
   const gutter = `[${n}]`;
-  source.forEach((text, i) => {
+  const pending = nb.pendingPrediction(c.id);
+  // Until the prediction is made the cell's comments stay hidden: they could answer it.
+  const shown = pending ? cmds.map((x) => x.text.slice(0, codeEnd(x.text)).trimEnd()) : source;
+  if (pending) for (const x of shown) commands.add(x);
+  shown.forEach((text, i) => {
     const g = i === 0 ? (sel ? `▶${gutter}` : ` ${gutter}`) : ' '.repeat(gutter.length + 1);
     rows.push([{ text: g, style: sel ? 'select' : 'dim' }, { text: ' ' }, { text, style: commands.has(text) ? 'cell' : 'dim' }]);
   });
   const pad = ' '.repeat(gutter.length + 2);
   const run = nb.runs.get(c.id);
   const edited = nb.edits.has(c.id);
-  const pending = nb.pendingPrediction(c.id);
   if (pending) {
+    if (shown.length < source.length || shown.some((t, i) => t !== source[i])) rows.push([{ text: pad }, { text: "(the cell's comments appear after your prediction)", style: 'dim' }]);
     rows.push(...wrapSpans([{ text: `? Predict: ${pending.question}`, style: 'warn' }], o.width, [{ text: pad }]));
     pending.choices?.forEach((ch, i) => rows.push([{ text: pad + '  ' }, { text: `${i + 1}. `, style: 'key' }, { text: ch }]));
     if (o.predicting === c.id) rows.push([{ text: pad }, { text: pending.choices ? 'type a number or your answer below, then ⏎' : 'type your answer below, then ⏎', style: 'dim' }]);
@@ -79,7 +97,8 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
     const pr = run.prediction;
     if (pr && c.predict) {
       const verdict = pr.correct ? `✓ you predicted ${pr.answer}: right.` : `✗ you predicted ${pr.answer}; the answer is ${c.predict.answer}.`;
-      rows.push(...wrapSpans([{ text: verdict, style: pr.correct ? 'ok' : 'warn' }, { text: ' ' + c.predict.explain }], o.width, [{ text: pad }]));
+      const sure = pr.confidence ? ` (you were ${CONFIDENCE[pr.confidence - 1]})` : '';
+      rows.push(...wrapSpans([{ text: verdict + sure, style: pr.correct ? 'ok' : 'warn' }, ...(pr.feedback ? [{ text: ' ' + pr.feedback, style: 'strong' as const }] : []), { text: ' ' + c.predict.explain }], o.width, [{ text: pad }]));
     }
   }
   doc.cells.set(c.id, { start, out, end: rows.length });
@@ -116,7 +135,8 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
     } else rows.push(...wrapSpans([{ text: `${step.index}. ${step.title}`, style: 'heading' }], w));
     rows.push([]);
     let n = 0;
-    for (const b of step.blocks) {
+    const { blocks, hidden } = nb.revealed(step);
+    for (const b of blocks) {
       if (b.kind === 'prose') rows.push(...prose(b.tokens, w, o.color), []);
       else if (b.kind === 'cell') {
         cellRows(nb, b.cell, ++n, { width: w, selected: o.selected, predicting: o.predicting }, doc);
@@ -126,6 +146,7 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
         rows.push([]);
       }
     }
+    if (hidden) rows.push(...wrapSpans([{ text: '… the rest of this step appears once you have made your prediction (⏎ on the cell)', style: 'warn' }], w), []);
     if (step.index === 0) rows.push([{ text: 'n (or →) begins the first step.', style: 'dim' }]);
     else if (step.index === nb.stepCount) rows.push([{ text: 'This is the last step.', style: 'dim' }]);
     else rows.push([{ text: `n (or →): step ${step.index + 1}, ${nb.steps[step.index + 1]!.title}`, style: 'dim' }]);
