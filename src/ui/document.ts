@@ -98,7 +98,9 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
     if (pr && c.predict) {
       const verdict = pr.correct ? `✓ you predicted ${pr.answer}: right.` : `✗ you predicted ${pr.answer}; the answer is ${c.predict.answer}.`;
       const sure = pr.confidence ? ` (you were ${CONFIDENCE[pr.confidence - 1]})` : '';
-      rows.push(...wrapSpans([{ text: verdict + sure, style: pr.correct ? 'ok' : 'warn' }, ...(pr.feedback ? [{ text: ' ' + pr.feedback, style: 'strong' as const }] : []), { text: ' ' + c.predict.explain }], o.width, [{ text: pad }]));
+      rows.push(...wrapSpans([{ text: verdict + sure, style: pr.correct ? 'ok' : 'warn' }], o.width, [{ text: pad }]));
+      if (pr.feedback) rows.push(...wrapSpans([{ text: pr.feedback, style: 'strong' }], o.width, [{ text: pad }]));
+      rows.push(...wrapSpans([{ text: c.predict.explain }], o.width, [{ text: pad }]));
     }
   }
   doc.cells.set(c.id, { start, out, end: rows.length });

@@ -1,0 +1,53 @@
+/**
+ * Issue 13 in a real terminal (the built binary under tmux): a prediction
+ * hides what answers it until it is made, then shows the feedback for the
+ * wrong answer given and how sure the reader said they were.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Tmux } from './tmux.ts';
+
+const pause = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function stateAt(lesson: string, step: number, extra: object = {}): string {
+  const state = mkdtempSync(join(tmpdir(), 'dma-lab-loop-'));
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, 'progress.json'), JSON.stringify({ version: 1, lessons: { [lesson]: { step, furthest: step, cellsRun: [], predictions: {}, goalsPassed: [], lastOpened: '2026-01-01T00:00:00.000Z', ...extra } } }));
+  return state;
+}
+
+test('lesson 01: the boot prediction hides the prose after it until it is made, then gives the wrong answer its feedback', async () => {
+  const state = stateAt('virtio-legacy-smmu', 2);
+  const t = new Tmux(['lesson', 'virtio-legacy-smmu'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+  try {
+    const before = await t.waitFor(/step 2\/\d+/, 30_000);
+    assert.match(before, 'Will this boot print the partition line');
+    assert.match(before, 'the rest of this step appears once you have made');
+    assert.not.match(before, 'The four hex lines', 'the prose that answers it is hidden');
+    await pause();
+    t.send('Enter');
+    await t.waitFor('prediction ›');
+    t.send('1', true); // "yes": wrong
+    t.send('Enter');
+    await t.waitFor('how sure?');
+    t.send('3', true);
+    t.send('Enter');
+    const after = await t.waitFor(/you predicted yes; the answer is no\. \(you were[\s\S]*certain\)/, 30_000);
+    assert.match(after, /addresses did this 4\.10\s+driver give it\?/, "the feedback for 'yes'");
+    assert.not.match(after, 'the rest of this step appears');
+    t.send('q', true);
+    await t.waitFor('press q again to quit');
+    t.send('q', true);
+    await t.waitFor('[exited 0]');
+    const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
+    assert.equal(p.lessons['virtio-legacy-smmu'].predictions.s2c1, { answer: 'yes', correct: false, confidence: 3 });
+  } finally {
+    t.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test.run();
