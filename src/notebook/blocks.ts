@@ -6,12 +6,12 @@
  */
 import { RE2JS } from 're2js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Scalar } from 'yaml';
-import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './lesson-types.ts';
+import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, GoalAnswer, Predict } from './lesson-types.ts';
 
 const FRONT_KEYS = ['id', 'title', 'summary', 'machine', 'options', 'minutes', 'prerequisites', 'panes'];
 const PREDICT_KEYS = ['question', 'choices', 'answer', 'accept', 'explain', 'feedback', 'confidence'];
-const GOAL_KEYS = ['title', 'checks', 'hints', 'solution'];
-const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step'];
+const GOAL_KEYS = ['title', 'checks', 'answer', 'hints', 'solution'];
+const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step', 'say'];
 
 /** A compiled lesson pattern: only `test`, in time linear in the text. */
 export interface LessonPattern {
@@ -244,6 +244,10 @@ function parseCheck(y: YamlReader, node: unknown, fallback: number, diags: Diagn
   const run = str(e, 'run', 'check', diags, line);
   if (run === undefined) return undefined;
   const c: Check = { line, run };
+  if (e.has('say')) {
+    const say = str(e, 'say', 'check', diags, line);
+    if (say !== undefined) c.say = say;
+  }
   const kinds = ['match', 'not_match', 'data'].filter((k) => e.has(k));
   if (kinds.length !== 1) {
     diags.push({ line, message: `check: give exactly one of match, not_match or data (got ${kinds.length ? kinds.join(', ') : 'none'})` });
@@ -320,15 +324,27 @@ export function parseGoal(content: string, fenceLine: number, step: number, n: n
   if (solution !== undefined && /[\r\n]/.test(solution.trim())) diags.push({ line: e.get('solution')!.line, message: 'goal: the solution is one command line (it is typed into the input line)' });
   const hints = strList(y, e, 'hints', 'goal', diags) ?? [];
   const ce = e.get('checks');
+  const ae = e.get('answer');
   const checks: Check[] = [];
-  if (!ce) diags.push({ line: fenceLine, message: "goal needs 'checks'" });
+  let answer: GoalAnswer | undefined;
+  if (ce && ae) diags.push({ line: ae.line, message: "goal: give 'checks' (the machine's behaviour is checked) or 'answer' (the reader types a value), not both" });
+  else if (ae) {
+    if (isScalar(ae.node) && scalarText(ae.node) !== undefined) answer = { line: ae.line, value: scalarText(ae.node)! };
+    else if (isMap(ae.node)) {
+      const am = mapEntries(y, ae.node, ['run', 'data'], 'goal answer', ae.line, diags);
+      const run = am && str(am, 'run', 'goal answer', diags, ae.line);
+      const data = am && str(am, 'data', 'goal answer', diags, ae.line);
+      if (data !== undefined && !/^[\w$-]+(\.[\w$-]+)*$/.test(data)) diags.push({ line: am!.get('data')!.line, message: `goal answer: data '${data}' must be a dotted path such as records.1.sid` });
+      else if (run !== undefined && data !== undefined) answer = { line: ae.line, run, data };
+    } else diags.push({ line: ae.line, message: 'goal: answer is a value (0x10, avail.idx) or {run: CMD, data: PATH} read from the machine' });
+    if (!answer) return undefined;
+  } else if (!ce) diags.push({ line: fenceLine, message: "goal needs 'checks' (or 'answer', for a goal the reader answers by typing a value)" });
   else if (!isSeq(ce.node) || ce.node.items.length === 0) diags.push({ line: ce.line, message: "goal: 'checks' must be a non-empty list" });
   else
     for (const it of ce.node.items) {
       const c = parseCheck(y, it, ce.line, diags);
       if (c) checks.push(c);
     }
-  if (title === undefined || solution === undefined || checks.length === 0) return undefined;
-  return { id: `s${step}g${n}`, step, line: fenceLine, title, checks, hints, solution: solution.trim() };
+  if (title === undefined || solution === undefined || (checks.length === 0 && !answer)) return undefined;
+  return { id: `s${step}g${n}`, step, line: fenceLine, title, checks, ...(answer ? { answer } : {}), hints, solution: solution.trim() };
 }
-

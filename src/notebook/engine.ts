@@ -25,7 +25,7 @@ import { evalExpr } from '../commands/expr.ts';
 import type { Session, Outcome } from '../commands/session.ts';
 import type { MemoryFocus } from '../commands/panes.ts';
 import { cellCommands, toBig, type Cell, type Goal, type Lesson, type Predict, type Step } from './format.ts';
-import { captureBaselines, evaluateGoal, type GoalResult, type Observation } from './checks.ts';
+import { captureBaselines, evaluateGoal, observe, show, valueAt, type GoalResult, type Observation } from './checks.ts';
 import { emptyLessonProgress, type LessonProgress } from './progress.ts';
 
 /** One command run and what came of it. */
@@ -55,6 +55,10 @@ export interface GoalState {
   result?: GoalResult;
   /** Hints shown so far. */
   hints: number;
+  /** The solution was asked for (`s`) before the goal passed. */
+  solution?: boolean;
+  /** A typed-answer goal: the reader's last answer, when it was not right. */
+  wrong?: string;
 }
 
 export interface NotebookOptions {
@@ -225,12 +229,13 @@ export class Notebook {
 
   /**
    * The blocks of the current step the reader may see: everything up to and
-   * including the first cell whose prediction is still to be made. What
-   * follows a prediction (prose, cells, goals) could answer it.
+   * including the first cell whose prediction is still to be made, or the
+   * first typed-answer goal not yet passed. What follows a question (prose,
+   * cells, goals) could answer it.
    */
   revealed(step: Step | undefined = this.current): { blocks: Step['blocks']; hidden: number } {
     const blocks = step?.blocks ?? [];
-    const i = blocks.findIndex((b) => b.kind === 'cell' && this.pendingPrediction(b.cell.id));
+    const i = blocks.findIndex((b) => (b.kind === 'cell' && this.pendingPrediction(b.cell.id)) || (b.kind === 'goal' && b.goal.answer && !this.goals.get(b.goal.id)?.passed));
     return i < 0 ? { blocks, hidden: 0 } : { blocks: blocks.slice(0, i + 1), hidden: blocks.length - i - 1 };
   }
 
@@ -276,24 +281,80 @@ export class Notebook {
     return this.runFree('undo');
   }
 
-  /** Re-evaluate the current step's goals; returns those that passed for the first time. */
+  /** Re-evaluate the current step's goals; returns those that passed for the first time. Typed-answer goals wait for an answer. */
   checkGoals(): Goal[] {
     const newly: Goal[] = [];
     for (const g of this.current?.goals ?? []) {
+      if (g.answer) continue;
       const st = this.goals.get(g.id)!;
       st.result = evaluateGoal(this.session, g, this.baselines);
       if (st.result.pass && !st.passed) {
-        st.passed = true;
+        this.markPassed(g);
         newly.push(g);
-        if (!this.progress.goalsPassed.includes(g.id)) this.progress.goalsPassed.push(g.id);
       }
     }
     return newly;
   }
 
-  /** Evaluate a goal now without recording anything (for --check and tests). */
+  private markPassed(g: Goal): void {
+    const st = this.goals.get(g.id)!;
+    st.passed = true;
+    if (!this.progress.goalsPassed.includes(g.id)) this.progress.goalsPassed.push(g.id);
+  }
+
+  /** Evaluate a goal now without recording anything (for --check and tests); a typed-answer goal is judged on its solution. */
   evaluate(g: Goal): GoalResult {
+    if (g.answer) {
+      const r = this.judgeAnswer(g, g.solution);
+      return { pass: r.correct, checks: [{ pass: r.correct, detail: r.detail }] };
+    }
     return evaluateGoal(this.session, g, this.baselines);
+  }
+
+  /** The right answer of a typed-answer goal, now: its fixed value, or what its command's data holds. */
+  expectedAnswer(g: Goal): { value?: string; error?: string } {
+    const a = g.answer;
+    if (!a) return { error: 'this goal is checked by the machine, not answered' };
+    if (a.value !== undefined) return { value: a.value };
+    const o = observe(this.session, a.run!);
+    if (!o.ok) return { error: `\`${a.run}\` failed: ${o.error}` };
+    const v = valueAt(o.data, a.data!);
+    if (!v.found) return { error: `\`${a.run}\` has no ${a.data} in its result` };
+    return { value: typeof v.value === 'bigint' ? '0x' + v.value.toString(16) : typeof v.value === 'string' ? v.value : show(v.value) };
+  }
+
+  private judgeAnswer(g: Goal, text: string): { correct: boolean; detail: string } {
+    const want = this.expectedAnswer(g);
+    if (want.value === undefined) return { correct: false, detail: want.error ?? 'no answer' };
+    const correct = sameAnswer(text, want.value);
+    return { correct, detail: correct ? `${text.trim()} is right` : `${text.trim()} is not ${want.value}` };
+  }
+
+  /**
+   * The reader types the answer of a typed-answer goal: compared by value
+   * (see sameAnswer) with what the machine shows now. A right answer passes
+   * the goal (recorded as checkGoals records a pass).
+   */
+  answerGoal(goalId: string, text: string): { correct: boolean; newly: boolean } | undefined {
+    const g = this.lesson?.steps.flatMap((s) => s.goals).find((x) => x.id === goalId);
+    const st = this.goals.get(goalId);
+    if (!g?.answer || !st || !text.trim()) return undefined;
+    const r = this.judgeAnswer(g, text);
+    st.result = { pass: r.correct, checks: [{ pass: r.correct, detail: r.detail }] };
+    const newly = r.correct && !st.passed;
+    if (r.correct) {
+      st.wrong = undefined;
+      if (newly) this.markPassed(g);
+    } else st.wrong = text.trim();
+    this.version++;
+    return { correct: r.correct, newly };
+  }
+
+  /** The reader asked for a goal's solution (`s`): a pass after this is recorded as from the solution. */
+  useSolution(goalId: string): void {
+    const st = this.goals.get(goalId);
+    if (st && !st.passed) st.solution = true;
+    this.version++;
   }
 
   /** The next hint of a goal, or undefined when all have been shown. */
@@ -349,6 +410,7 @@ export class Notebook {
         if (r.failed) this.prepared.failures.push(`${c.id}: ${r.entries[r.entries.length - 1]?.line ?? ''}`);
       }
       for (const g of s.goals) {
+        if (g.answer) continue; // a typed answer changes nothing on the machine
         const o = this.exec(g.solution);
         this.prepared.solutions++;
         if (!o.ok) this.prepared.failures.push(`${g.id} solution: ${g.solution}`);

@@ -83,6 +83,21 @@ export interface Check {
   min?: CheckValue;
   max?: CheckValue;
   since_step?: boolean;
+  /** What the check means, in the author's words: the only thing the reader sees of it (lint requires it). */
+  say?: string;
+}
+
+/**
+ * A typed-answer goal's answer: the reader types a value (`a`), compared
+ * with a fixed value or with what a read-only command's data holds now.
+ */
+export interface GoalAnswer {
+  line: number;
+  /** The right answer, as written. */
+  value?: string;
+  /** Or: read it from the machine, as a data check reads its value. */
+  run?: string;
+  data?: string;
 }
 
 export interface Goal {
@@ -91,7 +106,10 @@ export interface Goal {
   step: number;
   line: number;
   title: string;
+  /** Empty for a typed-answer goal. */
   checks: Check[];
+  /** Set for a typed-answer goal (no checks): the solution is what the reader would type. */
+  answer?: GoalAnswer;
   hints: string[];
   solution: string;
 }

@@ -4,7 +4,8 @@
  * shapes) comes from the parser; this adds what needs the command
  * registry and the presets: the machine and its options exist, every cell
  * line and solution parses, every check and pane command only looks (its
- * spec does not mutate and does not rewrite history), prerequisites name
+ * spec does not mutate and does not rewrite history), every check says in
+ * words what it checks (`say:`), prerequisites name
  * lessons that exist, the id matches the file name.
  */
 import { basename, dirname } from 'node:path';
@@ -58,8 +59,12 @@ export function lintLesson(lesson: Lesson, otherIds?: string[]): Diagnostic[] {
   for (const s of lesson.steps) {
     for (const c of s.cells) for (const cmd of cellCommands(c)) checkLine(session, cmd.text, cmd.line, 'cell command', diags, false);
     for (const g of s.goals) {
-      checkLine(session, g.solution, g.line, `goal '${g.title}' solution`, diags, false);
-      for (const c of g.checks) checkLine(session, c.run, c.line, 'check command', diags, true);
+      if (!g.answer) checkLine(session, g.solution, g.line, `goal '${g.title}' solution`, diags, false);
+      for (const c of g.checks) {
+        checkLine(session, c.run, c.line, 'check command', diags, true);
+        if (!c.say?.trim()) diags.push({ line: c.line, message: "check: say what it checks in words the reader understands (say: ...); the reader never sees the command or the data path" });
+      }
+      if (g.answer?.run) checkLine(session, g.answer.run, g.answer.line, 'goal answer command', diags, true);
     }
   }
   return diags;

@@ -62,6 +62,8 @@ interface ViewState {
   status: DocLine | undefined;
   edit: CellEdit | undefined;
   predicting: string | undefined;
+  /** The typed-answer goal the answer line is for (mode 'predict' without a cell). */
+  answering: string | undefined;
   /** The answer given, while the lesson asks how sure the reader is. */
   sure: string | undefined;
   answer: E.LineState;
@@ -92,6 +94,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     edit: undefined,
     predicting: undefined,
     sure: undefined,
+    answering: undefined,
     answer: E.at(''),
     input: E.at(''),
   }));
@@ -277,9 +280,20 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
       if (!h) return say(g.hints.length ? 'no more hints: s types the solution into the input line' : 'this goal has no hints: s types the solution into the input line', 'dim');
       say(`hint ${h.n}/${h.of}: ${h.text}`, 'key');
     },
+    'goal.answer': () => {
+      const g = nb.activeGoal();
+      if (!g?.answer) return say(g ? "this step's goal is checked on the machine: type commands (:) until it passes" : 'this step has no goal', 'dim');
+      set({ answering: g.id, predicting: undefined, sure: undefined, answer: E.at(''), mode: 'predict' });
+      say(`your answer: ${g.title}`, 'key');
+    },
     solution: () => {
       const g = nb.activeGoal();
       if (!g) return say('this step has no goal', 'dim');
+      nb.useSolution(g.id);
+      if (g.answer) {
+        set({ answering: g.id, predicting: undefined, sure: undefined, answer: E.at(g.solution), mode: 'predict' });
+        return say('the solution is in the answer line: ⏎ gives it, Esc leaves it', 'key');
+      }
       set({ input: E.at(g.solution), mode: 'input' });
       say('the solution is in the input line: ⏎ runs it, Esc leaves it', 'key');
     },
@@ -313,6 +327,18 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     'line.submit': () => {
       if (st.mode === 'input') return submitFree();
       if (st.mode === 'edit') return finishEdit(true);
+      if (st.mode === 'predict' && st.answering) {
+        const gid = st.answering;
+        if (!st.answer.text.trim()) return say('type your answer first (Esc: not now)', 'warn');
+        const given = st.answer.text.trim();
+        const r = nb.answerGoal(gid, given);
+        const g = nb.current?.goals.find((x) => x.id === gid);
+        set({ mode: 'notebook', answering: undefined, answer: E.at('') });
+        if (r?.correct) say(`✓ right: goal passed: ${g?.title ?? ''}`, 'ok');
+        else say(`✗ ${given} is not it: look again (h for a hint)`, 'warn');
+        saveQuietly();
+        return;
+      }
       const id = st.predicting;
       if (st.mode !== 'predict' || !id) return;
       if (!st.answer.text.trim()) return say(st.sure !== undefined ? 'type 1, 2 or 3 (Esc: not now)' : 'type a prediction first (Esc: not now)', 'warn');
@@ -334,8 +360,9 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     'line.leave': () => {
       if (st.mode === 'edit') return finishEdit(false);
       if (st.mode === 'predict') {
-        set({ predicting: undefined, sure: undefined, answer: E.at('') });
-        say('no prediction made; the cell did not run', 'dim');
+        if (st.answering) say('no answer given', 'dim');
+        else say('no prediction made; the cell did not run', 'dim');
+        set({ predicting: undefined, sure: undefined, answering: undefined, answer: E.at('') });
       }
       set({ mode: 'notebook' });
     },
@@ -452,7 +479,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     </Box>
   );
 
-  const prompt = mode === 'predict' ? (st.sure !== undefined ? 'how sure? 1 guessing · 2 fairly sure · 3 certain › ' : 'prediction › ') : `(${nb.machineName}) `;
+  const prompt = mode === 'predict' ? (st.answering ? 'answer › ' : st.sure !== undefined ? 'how sure? 1 guessing · 2 fairly sure · 3 certain › ' : 'prediction › ') : `(${nb.machineName}) `;
   return (
     <Box flexDirection="column" width={width} height={Math.max(1, size.rows - 1)}>
       <Box flexDirection="row" height={1}>

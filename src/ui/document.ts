@@ -111,13 +111,16 @@ function goalRows(nb: Notebook, g: Goal, width: number, rows: DocLine[]): void {
   const status: DocLine = st?.passed ? [{ text: '  ✓ passed', style: 'ok' }] : [{ text: '  ○ not yet', style: 'dim' }];
   rows.push(...wrapSpans([{ text: '◆ Goal: ', style: 'heading' }, { text: g.title, style: 'strong' }, ...status], width));
   const res = st?.result;
+  // The reader sees each check in the author's words (`say:`), never its command or data path.
   g.checks.forEach((c, i) => {
     const r = res?.checks[i];
     const mark: DocLine = r ? [{ text: r.pass ? '✓ ' : '✗ ', style: r.pass ? 'ok' : 'bad' }] : [{ text: '· ', style: 'dim' }];
-    rows.push(...wrapSpans([...mark, { text: describeCheck(c), style: 'dim' }, ...(r && !r.pass ? [{ text: ` (${r.detail})`, style: 'dim' as const }] : [])], width, [{ text: '  ' }], [{ text: '    ' }]));
+    rows.push(...wrapSpans([...mark, { text: c.say ?? describeCheck(c), style: 'dim' }], width, [{ text: '  ' }], [{ text: '    ' }]));
   });
+  if (g.answer && !st?.passed && st?.wrong !== undefined) rows.push(...wrapSpans([{ text: '✗ ', style: 'bad' }, { text: `you answered ${st.wrong}: not it`, style: 'dim' }], width, [{ text: '  ' }], [{ text: '    ' }]));
   for (let i = 0; i < (st?.hints ?? 0); i++) rows.push(...wrapSpans([{ text: `hint ${i + 1}: `, style: 'key' }, { text: g.hints[i]! }], width, [{ text: '  ' }], [{ text: '    ' }]));
-  if (!st?.passed) rows.push([{ text: '  ' }, { text: `h hint${g.hints.length ? ` (${st?.hints ?? 0}/${g.hints.length})` : ''} · s types the solution into the input line`, style: 'dim' }]);
+  const how = g.answer ? 'a types your answer · s puts the solution in the answer line' : 's types the solution into the input line';
+  if (!st?.passed) rows.push([{ text: '  ' }, { text: `h hint${g.hints.length ? ` (${st?.hints ?? 0}/${g.hints.length})` : ''} · ${how}`, style: 'dim' }]);
 }
 
 export function stepDocument(nb: Notebook, o: { width: number; color: boolean; selected?: string; predicting?: string }): StepDoc {
@@ -148,7 +151,8 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
         rows.push([]);
       }
     }
-    if (hidden) rows.push(...wrapSpans([{ text: '… the rest of this step appears once you have made your prediction (⏎ on the cell)', style: 'warn' }], w), []);
+    const last = blocks[blocks.length - 1];
+    if (hidden) rows.push(...wrapSpans([{ text: last?.kind === 'goal' ? '… the rest of this step appears once you have answered (a)' : '… the rest of this step appears once you have made your prediction (⏎ on the cell)', style: 'warn' }], w), []);
     if (step.index === 0) rows.push([{ text: 'n (or →) begins the first step.', style: 'dim' }]);
     else if (step.index === nb.stepCount) rows.push([{ text: 'This is the last step.', style: 'dim' }]);
     else rows.push([{ text: `n (or →): step ${step.index + 1}, ${nb.steps[step.index + 1]!.title}`, style: 'dim' }]);

@@ -13,7 +13,7 @@ import type { Key } from 'ink';
  * - notebook: moving around a lesson: cells, steps, panes (the input line is not focused).
  * - input: typing a command in the input line.
  * - edit: editing a cell's text.
- * - predict: typing or picking a prediction before a cell runs.
+ * - predict: typing or picking a prediction before a cell runs (or the answer a goal asks for).
  */
 export type Mode = 'home' | 'notebook' | 'input' | 'edit' | 'predict';
 
@@ -28,6 +28,7 @@ export type Action =
   | 'cell.next'
   | 'cell.run'
   | 'cell.edit'
+  | 'goal.answer'
   | 'input.focus'
   | 'step.next'
   | 'step.prev'
@@ -113,6 +114,7 @@ export const BINDINGS: Binding[] = [
   { action: 'step.prev', modes: ['notebook'], lessonOnly: true, keys: 'p/←', label: 'step', help: 'previous step', footer: true, match: (i, k) => k.leftArrow || (i === 'p' && plainKey(k)) },
   { action: 'hint', modes: ['notebook'], lessonOnly: true, keys: 'h', label: 'hint', help: 'the next hint for the goal of this step', footer: true, match: ch('h') },
   { action: 'solution', modes: ['notebook'], lessonOnly: true, keys: 's', label: 'solution', help: 'type the goal\'s solution into the input line (not run: ⏎ runs it)', footer: true, match: ch('s') },
+  { action: 'goal.answer', modes: ['notebook'], lessonOnly: true, keys: 'a', label: 'answer', help: 'type your answer to a goal that asks for a value', match: ch('a') },
   { action: 'cell.edit', modes: ['notebook'], lessonOnly: true, keys: 'e', label: 'edit', help: 'edit the selected cell before running it', footer: true, match: ch('e') },
   { action: 'undo', modes: ['notebook'], keys: 'u', label: 'undo', help: 'undo the last command that changed the machine (the undo command)', footer: true, match: ch('u') },
   { action: 'step.reset', modes: ['notebook'], keys: 'r', label: 'reset step', help: 'put the machine back as it was when this step began (exploring a machine: reset it, undoably)', footer: true, match: ch('r') },

@@ -9,6 +9,9 @@ import { Notebook, sameAnswer } from '../../src/notebook/engine.ts';
 import { emptyLessonProgress, validateProgress } from '../../src/notebook/progress.ts';
 import { stepDocument } from '../../src/ui/document.ts';
 import { docText } from '../../src/notebook/prose.ts';
+import { lintLesson } from '../../src/notebook/lint.ts';
+import { checkLesson } from '../../src/notebook/headless.ts';
+import { readFileSync } from 'node:fs';
 
 const FIX = join(ROOT, 'test', 'notebook', 'fixtures', 'learning-loop.md');
 const lesson = loadLessonFile(FIX).lesson;
@@ -79,6 +82,56 @@ test('lesson 01 ships a hiding prediction with feedback and confidence', () => {
   const l = loadLessonFile(join(ROOT, 'lessons', '01-virtio-legacy-smmu.md')).lesson;
   const ps = l.steps.flatMap((s) => s.cells).flatMap((c) => (c.predict ? [c.predict] : []));
   assert.ok(ps.some((p) => p.feedback?.length && p.confidence));
+});
+
+
+test('typed-answer goal: the value is read from the machine and compared by value; the rest of the step waits for it', () => {
+  const nb = open(3);
+  const g = lesson.steps[3]!.goals[0]!;
+  assert.equal(g.answer, { line: g.answer!.line, run: 'info machine', data: 'ram' });
+  assert.equal(g.checks, []);
+  assert.equal(nb.expectedAnswer(g), { value: '0x40000000' });
+  assert.not.match(screen(nb), 'AFTER-THE-GOAL');
+  assert.match(screen(nb), 'once you have answered');
+  nb.runFree('write 0x40000000 7 size=b');
+  assert.not.ok(nb.goals.get(g.id)!.passed, 'commands do not pass a typed goal');
+  assert.equal(nb.answerGoal(g.id, '512M'), { correct: false, newly: false });
+  assert.match(screen(nb), 'you answered 512M: not it');
+  assert.equal(nb.answerGoal(g.id, '0x4000_0000'), { correct: true, newly: true });
+  assert.ok(nb.progress.goalsPassed.includes(g.id));
+  assert.match(screen(nb), 'AFTER-THE-GOAL');
+  assert.ok(nb.evaluate(g).pass, 'its solution (1G) is the same value');
+});
+
+test('goals show the author\'s words, never the command or the data path; lint requires them', () => {
+  const nb = open(3);
+  nb.answerGoal('s3g1', '1G');
+  const s = screen(nb);
+  assert.match(s, 'the first byte of RAM is 7');
+  assert.not.match(s, 'xp/1xb');
+  const text = `---\nid: x\ntitle: x\nsummary: x\nmachine: arm-virt\nminutes: 1\n---\n\n## s\n\n\`\`\`goal\ntitle: t\nchecks:\n  - {run: "show", data: options.0.value, equals: 1G}\nsolution: print 1\n\`\`\`\n`;
+  const l = parseLesson(text, 'x.md');
+  assert.equal(l.diagnostics, []);
+  const d = lintLesson(l.lesson).map((x) => `${x.line}: ${x.message}`);
+  assert.equal(d.length, 1);
+  assert.match(d[0]!, /^14: check: say what it checks in words/);
+});
+
+test('goal answer syntax: checks and answer together are refused; a typed goal\'s solution need not be a command', () => {
+  const text = `---\nid: x\ntitle: x\nsummary: x\nmachine: arm-virt\nminutes: 1\n---\n\n## s\n\n\`\`\`goal\ntitle: t\nchecks:\n  - {run: "show", match: x, say: y}\nanswer: 3\nsolution: "3"\n\`\`\`\n\n\`\`\`goal\ntitle: u\nanswer: {run: "write 0x40000000 1", data: x}\nsolution: "3"\n\`\`\`\n`;
+  const l = parseLesson(text, 'x.md');
+  assert.ok(l.diagnostics.some((d) => d.line === 15 && /not both/.test(d.message)), JSON.stringify(l.diagnostics));
+  const d = lintLesson(l.lesson);
+  assert.ok(d.some((x) => /goal answer command `write 0x40000000 1` changes the machine/.test(x.message)), JSON.stringify(d));
+  assert.not.ok(d.some((x) => /does not parse/.test(x.message)), JSON.stringify(d));
+});
+
+test('--check answers a typed goal with its solution and fails a wrong one at the goal line', () => {
+  assert.ok(checkLesson(lesson).ok, checkLesson(lesson).lines.join('\n'));
+  const wrong = parseLesson(readFileSync(FIX, 'utf8').replace('solution: "1G"', 'solution: "2G"'), FIX).lesson;
+  const r = checkLesson(wrong);
+  assert.not.ok(r.ok);
+  assert.ok(r.lines.some((l) => /goal 'Type the size of this machine's RAM in bytes': the solution `2G` is not the answer the machine gives now \(0x40000000\)/.test(l)), r.lines.join('\n'));
 });
 
 test.run();

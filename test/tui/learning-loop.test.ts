@@ -50,4 +50,38 @@ test('lesson 01: the boot prediction hides the prose after it until it is made, 
   }
 });
 
+test('lesson 01: a typed-answer goal is checked by value; the prose after it waits for it', async () => {
+  const state = stateAt('virtio-legacy-smmu', 4);
+  const t = new Tmux(['lesson', 'virtio-legacy-smmu'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+  try {
+    const before = await t.waitFor(/step 4\/\d+/, 30_000);
+    assert.match(before, 'Your turn: type the address');
+    assert.match(before, 'the rest of this step appears once you have answered');
+    assert.not.match(before, 'Type 0x10, StreamID 0');
+    await pause();
+    t.send('a', true);
+    await t.waitFor('answer ›');
+    t.send('0x8fa081002', true); // the first event's address
+    t.send('Enter');
+    await t.waitFor('0x8fa081002 is not it');
+    await t.waitFor('you answered 0x8fa081002: not it');
+    t.send('a', true);
+    await t.waitFor('answer ›');
+    t.send('0x00000008fa081000', true); // leading zeros: the same value
+    t.send('Enter');
+    const after = await t.waitFor('✓ right: goal passed');
+    assert.match(after, 'goals 1/3');
+    await t.waitFor('Type 0x10, StreamID 0');
+    t.send('q', true);
+    await t.waitFor('press q again to quit');
+    t.send('q', true);
+    await t.waitFor('[exited 0]');
+    const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
+    assert.equal(p.lessons['virtio-legacy-smmu'].goalsPassed, ['s4g1']);
+  } finally {
+    t.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
 test.run();
