@@ -148,7 +148,12 @@ export class Notebook {
   static forLesson(lesson: Lesson, o: NotebookOptions = {}): Notebook {
     const nb = new Notebook(lesson, lesson.meta.machine, new Map(Object.entries(lesson.meta.options)), o.progress);
     nb.progress.lastOpened = (o.now ?? (() => new Date()))().toISOString();
-    for (const g of lesson.steps.flatMap((s) => s.goals)) nb.goals.set(g.id, { passed: nb.progress.goalsPassed.includes(g.id), hints: 0 });
+    for (const g of lesson.steps.flatMap((s) => s.goals)) {
+      const passed = nb.progress.goalsPassed.includes(g.id);
+      const help = nb.progress.goalHelp?.[g.id];
+      // help taken in an earlier session still counts (and its hints are shown again)
+      nb.goals.set(g.id, { passed, hints: passed ? 0 : Math.min(help?.hints ?? 0, g.hints.length), ...(!passed && help?.solution ? { solution: true } : {}) });
+    }
     const start = Math.min(Math.max(0, o.step ?? nb.progress.step), lesson.steps.length - 1);
     if (o.prepare !== false) nb.prepareTo(start);
     nb.goto(start);
@@ -353,8 +358,18 @@ export class Notebook {
   /** The reader asked for a goal's solution (`s`): a pass after this is recorded as from the solution. */
   useSolution(goalId: string): void {
     const st = this.goals.get(goalId);
-    if (st && !st.passed) st.solution = true;
+    if (st && !st.passed) {
+      st.solution = true;
+      this.recordHelp(goalId, st);
+    }
     this.version++;
+  }
+
+  /** Keep the help taken on a goal not yet passed in progress (frozen once it passes: howPassed reads it). */
+  private recordHelp(goalId: string, st: GoalState): void {
+    const help = (this.progress.goalHelp ??= {});
+    const was = help[goalId];
+    help[goalId] = { hints: Math.max(was?.hints ?? 0, st.hints), solution: !!(was?.solution || st.solution) };
   }
 
   /** The next hint of a goal, or undefined when all have been shown. */
@@ -363,13 +378,15 @@ export class Notebook {
     const st = this.goals.get(goalId);
     if (!g || !st || st.hints >= g.hints.length) return undefined;
     st.hints++;
+    if (!st.passed) this.recordHelp(goalId, st);
     this.version++;
     return { text: g.hints[st.hints - 1]!, n: st.hints, of: g.hints.length };
   }
 
   /** The first goal of the step not passed yet (else the last goal), which hint and solution act on. */
   activeGoal(): Goal | undefined {
-    const gs = this.current?.goals ?? [];
+    // a goal still hidden behind a question is not offered hints yet
+    const gs = this.revealed().blocks.flatMap((b) => (b.kind === 'goal' ? [b.goal] : []));
     return gs.find((g) => !this.goals.get(g.id)!.passed) ?? gs[gs.length - 1];
   }
 

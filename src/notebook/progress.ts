@@ -15,6 +15,9 @@
  *           "s2c1": {"answer": "zeros", "correct": true, "confidence": 2}   confidence (1-3) only when the lesson asked
  *         },
  *         "goalsPassed": ["s3g1"],          goals passed at least once: s<step>g<n>
+ *         "goalHelp": {                     optional: help taken on a goal before it first passed,
+ *           "s3g1": {"hints": 2, "solution": false}   frozen once it passed: 0 hints and no
+ *         },                                solution is "unaided"; solution true is "from the solution"
  *         "lastOpened": "2025-06-01T10:00:00.000Z"   ISO 8601, when the lesson was last opened
  *       }
  *     }
@@ -40,7 +43,22 @@ export interface LessonProgress {
   cellsRun: string[];
   predictions: Record<string, Prediction>;
   goalsPassed: string[];
+  /** Help taken on each goal before it first passed (see the format above). */
+  goalHelp?: Record<string, GoalHelp>;
   lastOpened?: string;
+}
+
+/** Help taken on a goal: hints shown, and whether the solution was asked for. */
+export interface GoalHelp {
+  hints: number;
+  solution: boolean;
+}
+
+/** How a passed goal was passed, in words: "unaided", "after hint 2", "from the solution". */
+export function howPassed(h: GoalHelp | undefined): string {
+  if (h?.solution) return 'from the solution';
+  if (h?.hints) return `after hint ${h.hints}`;
+  return 'unaided';
 }
 
 /** A prediction made: the answer (a choice's text when picked by number), right or not, how sure (1 guessing, 2 fairly sure, 3 certain) when asked. */
@@ -102,6 +120,13 @@ export function validateProgress(v: unknown): string[] {
         if (!isObj(pr) || typeof pr.answer !== 'string' || typeof pr.correct !== 'boolean') errs.push(`${at}.predictions.${cell} must be {answer: text, correct: true|false}`);
         else if (pr.confidence !== undefined && ![1, 2, 3].includes(pr.confidence as number)) errs.push(`${at}.predictions.${cell}.confidence must be 1, 2 or 3`);
       }
+    if (p.goalHelp !== undefined) {
+      if (!isObj(p.goalHelp)) errs.push(`${at}.goalHelp must be an object keyed by goal id`);
+      else
+        for (const [g, h] of Object.entries(p.goalHelp)) {
+          if (!isObj(h) || !isCount(h.hints) || typeof h.solution !== 'boolean') errs.push(`${at}.goalHelp.${g} must be {hints: count, solution: true|false}`);
+        }
+    }
     if (p.lastOpened !== undefined && (typeof p.lastOpened !== 'string' || Number.isNaN(Date.parse(p.lastOpened)))) errs.push(`${at}.lastOpened must be an ISO 8601 date`);
   }
   return errs;
@@ -121,6 +146,9 @@ function normalize(f: ProgressFile): ProgressFile {
         Object.fromEntries(Object.entries(p.predictions).map(([k, v]) => [k, { answer: v.answer, correct: v.correct, ...(v.confidence !== undefined ? { confidence: v.confidence } : {}) }])),
       ),
       goalsPassed: [...new Set(p.goalsPassed)],
+      ...(p.goalHelp && Object.keys(p.goalHelp).length
+        ? { goalHelp: Object.assign(noProto<GoalHelp>(), Object.fromEntries(Object.entries(p.goalHelp).map(([k, v]) => [k, { hints: v.hints, solution: v.solution }]))) }
+        : {}),
       ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
     };
   }
@@ -367,6 +395,10 @@ export interface LessonStanding {
   cells: number;
   predictions: number;
   predictionsCorrect: number;
+  /** Passed goals by how: unaided, after hints (the hint numbers), from the solution. */
+  unaided: number;
+  afterHints: number[];
+  fromSolution: number;
 }
 
 /**
@@ -390,11 +422,30 @@ export function standing(lesson: Lesson, p: LessonProgress | undefined): LessonS
     cells: cells.length,
     predictions: preds.length,
     predictionsCorrect: preds.filter((x) => x.correct).length,
+    ...helpCounts(goals.filter((g) => passed.has(g.id)).map((g) => p?.goalHelp?.[g.id])),
+  };
+}
+
+function helpCounts(hs: (GoalHelp | undefined)[]): { unaided: number; afterHints: number[]; fromSolution: number } {
+  return {
+    unaided: hs.filter((h) => !h?.solution && !h?.hints).length,
+    afterHints: hs.filter((h) => h && !h.solution && h.hints > 0).map((h) => h!.hints).sort((a, b) => a - b),
+    fromSolution: hs.filter((h) => h?.solution).length,
   };
 }
 
 /** "3/7 steps, goals 1/2" or "not started". */
 export function standingText(s: LessonStanding): string {
   if (!s.started) return 'not started';
-  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}` : ''}`;
+  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}${s.goalsPassed ? ` (${howText(s)})` : ''}` : ''}`;
+}
+
+/** "1 unaided, 1 after hint 2, 1 from the solution". */
+export function howText(s: Pick<LessonStanding, 'unaided' | 'afterHints' | 'fromSolution'>): string {
+  const parts: string[] = [];
+  if (s.unaided) parts.push(`${s.unaided} unaided`);
+  if (s.afterHints.length === 1) parts.push(`1 after hint ${s.afterHints[0]}`);
+  else if (s.afterHints.length) parts.push(`${s.afterHints.length} after hints (${s.afterHints.join(', ')})`);
+  if (s.fromSolution) parts.push(`${s.fromSolution} from the solution`);
+  return parts.join(', ');
 }

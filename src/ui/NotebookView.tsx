@@ -13,6 +13,7 @@ import { useMemo, useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
 import type { Notebook } from '../notebook/engine.ts';
 import { exportNotebook } from '../notebook/export.ts';
+import { howPassed } from '../notebook/progress.ts';
 import { cellCommands } from '../notebook/format.ts';
 import { lineText } from '../inspect/view.ts';
 import type { DocLine } from '../notebook/prose.ts';
@@ -127,7 +128,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const passedNow = (): Set<string> => new Set((nb.current?.goals ?? []).filter((g) => nb.goals.get(g.id)?.passed).map((g) => g.id));
   const goalNews = (before: Set<string>): void => {
     const newly = (nb.current?.goals ?? []).filter((g) => nb.goals.get(g.id)?.passed && !before.has(g.id));
-    if (newly.length) say(`✓ goal passed: ${newly.map((g) => g.title).join('; ')}`, 'ok');
+    if (newly.length) say(`✓ goal passed ${newly.map((g) => `${howPassed(nb.progress.goalHelp?.[g.id])}: ${g.title}`).join('; ')}`, 'ok');
   };
 
   const runCellNow = (id: string): void => {
@@ -275,7 +276,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     'step.prev': () => gotoStep(nb.step - 1),
     hint: () => {
       const g = nb.activeGoal();
-      if (!g) return say('this step has no goal', 'dim');
+      if (!g) return say(nb.revealed().hidden ? 'answer the question first: the rest of the step follows it' : 'this step has no goal', 'dim');
       const h = nb.hint(g.id);
       if (!h) return say(g.hints.length ? 'no more hints: s types the solution into the input line' : 'this goal has no hints: s types the solution into the input line', 'dim');
       say(`hint ${h.n}/${h.of}: ${h.text}`, 'key');
@@ -334,7 +335,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
         const r = nb.answerGoal(gid, given);
         const g = nb.current?.goals.find((x) => x.id === gid);
         set({ mode: 'notebook', answering: undefined, answer: E.at('') });
-        if (r?.correct) say(`✓ right: goal passed: ${g?.title ?? ''}`, 'ok');
+        if (r?.correct) say(`✓ right: goal passed ${howPassed(nb.progress.goalHelp?.[gid])}: ${g?.title ?? ''}`, 'ok');
         else say(`✗ ${given} is not it: look again (h for a hint)`, 'warn');
         saveQuietly();
         return;

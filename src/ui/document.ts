@@ -11,6 +11,7 @@ import { formatError } from '../commands/errors.ts';
 import type { Entry, Notebook } from '../notebook/engine.ts';
 import { cellCommands, type Cell, type Goal, type MdToken } from '../notebook/format.ts';
 import { describeCheck } from '../notebook/checks.ts';
+import { howPassed } from '../notebook/progress.ts';
 import { renderProse, wrapSpans, type DocLine } from '../notebook/prose.ts';
 import { lex } from '../commands/lexer.ts';
 
@@ -108,7 +109,7 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
 
 function goalRows(nb: Notebook, g: Goal, width: number, rows: DocLine[]): void {
   const st = nb.goals.get(g.id);
-  const status: DocLine = st?.passed ? [{ text: '  ✓ passed', style: 'ok' }] : [{ text: '  ○ not yet', style: 'dim' }];
+  const status: DocLine = st?.passed ? [{ text: `  ✓ passed ${howPassed(nb.progress.goalHelp?.[g.id])}`, style: 'ok' }] : [{ text: '  ○ not yet', style: 'dim' }];
   rows.push(...wrapSpans([{ text: '◆ Goal: ', style: 'heading' }, { text: g.title, style: 'strong' }, ...status], width));
   const res = st?.result;
   // The reader sees each check in the author's words (`say:`), never its command or data path.

@@ -6,7 +6,7 @@ import { ROOT } from '../cli/helpers.ts';
 import { parseLesson } from '../../src/notebook/format.ts';
 import { loadLessonFile } from '../../src/notebook/library.ts';
 import { Notebook, sameAnswer } from '../../src/notebook/engine.ts';
-import { emptyLessonProgress, validateProgress } from '../../src/notebook/progress.ts';
+import { emptyLessonProgress, howPassed, standing, standingText, validateProgress } from '../../src/notebook/progress.ts';
 import { stepDocument } from '../../src/ui/document.ts';
 import { docText } from '../../src/notebook/prose.ts';
 import { lintLesson } from '../../src/notebook/lint.ts';
@@ -132,6 +132,36 @@ test('--check answers a typed goal with its solution and fails a wrong one at th
   const r = checkLesson(wrong);
   assert.not.ok(r.ok);
   assert.ok(r.lines.some((l) => /goal 'Type the size of this machine's RAM in bytes': the solution `2G` is not the answer the machine gives now \(0x40000000\)/.test(l)), r.lines.join('\n'));
+});
+
+test('progress records how a goal was passed: unaided, after hint N, from the solution; kept across sessions', () => {
+  const tour = loadLessonFile(join(ROOT, 'lessons', '00-tour.md')).lesson;
+  const progress = emptyLessonProgress();
+  const nb = Notebook.forLesson(tour, { progress, step: 2, prepare: false, now: () => new Date(0) });
+  const g = tour.steps[2]!.goals[0]!;
+  nb.hint(g.id);
+  nb.hint(g.id);
+  assert.equal(progress.goalHelp, { [g.id]: { hints: 2, solution: false } });
+  // a new session: the hints already shown are still counted (and shown)
+  const nb2 = Notebook.forLesson(tour, { progress, step: 2, prepare: false, now: () => new Date(0) });
+  assert.is(nb2.goals.get(g.id)!.hints, 2);
+  nb2.runFree(g.solution);
+  assert.ok(nb2.goals.get(g.id)!.passed);
+  nb2.useSolution(g.id); // after passing: changes nothing
+  assert.equal(progress.goalHelp, { [g.id]: { hints: 2, solution: false } });
+  assert.is(howPassed(progress.goalHelp![g.id]), 'after hint 2');
+  assert.is(howPassed(undefined), 'unaided');
+  assert.is(howPassed({ hints: 1, solution: true }), 'from the solution');
+  assert.equal(validateProgress({ version: 1, lessons: { tour: progress } }), []);
+  assert.equal(validateProgress({ version: 1, lessons: { tour: { ...progress, goalHelp: { s2g1: { hints: -1, solution: 'no' } } } } }), ['lessons.tour.goalHelp.s2g1 must be {hints: count, solution: true|false}']);
+  const st = standing(tour, progress);
+  assert.equal([st.unaided, st.afterHints, st.fromSolution], [0, [2], 0]);
+  assert.match(standingText(st), 'goals 1/4 (1 after hint 2)');
+  const g3 = tour.steps[3]!.goals[0]!;
+  const nb3 = Notebook.forLesson(tour, { progress, step: 3, prepare: false, now: () => new Date(0) });
+  nb3.useSolution(g3.id);
+  nb3.runFree(g3.solution);
+  assert.match(standingText(standing(tour, progress)), /goals 2\/4 \(1 after hint 2, 1 from the solution\)/);
 });
 
 test.run();

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tmux } from './tmux.ts';
+import { cli } from '../cli/helpers.ts';
 
 const pause = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -78,6 +79,46 @@ test('lesson 01: a typed-answer goal is checked by value; the prose after it wai
     await t.waitFor('[exited 0]');
     const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
     assert.equal(p.lessons['virtio-legacy-smmu'].goalsPassed, ['s4g1']);
+  } finally {
+    t.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('tour: two hints, then the goal passed by hand: progress says "after hint 2", and dma-lab lessons shows it', async () => {
+  const state = stateAt('tour', 2);
+  const t = new Tmux(['lesson', 'tour'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+  try {
+    await t.waitFor(/step 2\/\d+/, 30_000);
+    await pause();
+    t.send('h', true);
+    await t.waitFor('answer the question first');
+    t.send('Enter');
+    await t.waitFor('prediction ›');
+    t.send('2', true);
+    t.send('Enter');
+    await t.waitFor('you predicted ef be ad de: right');
+    t.send('h', true);
+    await t.waitFor('hint 1/2');
+    t.send('h', true);
+    await t.waitFor('hint 2/2');
+    t.send(':', true);
+    await pause();
+    t.send('write 0x40002000 0xcafef00d size=w', true);
+    t.send('Enter');
+    await t.waitFor('passed after hint 2');
+    t.send('Escape');
+    await pause();
+    t.send('q', true);
+    await t.waitFor('press q again to quit');
+    t.send('q', true);
+    await t.waitFor('[exited 0]');
+    const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
+    assert.equal(p.lessons.tour.goalHelp, { s2g1: { hints: 2, solution: false } });
+    const l = cli(['lessons'], { env: { ...process.env, DMA_LAB_STATE_DIR: state } });
+    assert.match(l.stdout, /^tour .*goals 1\/\d+ \(1 after hint 2\)$/m);
+    const pr = cli(['progress'], { env: { ...process.env, DMA_LAB_STATE_DIR: state } });
+    assert.match(pr.stdout, 'goal s2g1 passed after hint 2: Put the word 0xcafef00d at 0x40002000');
   } finally {
     t.close();
     rmSync(state, { recursive: true, force: true });
