@@ -14,10 +14,14 @@
  * history, `$` and the xp format all come back exactly, whatever commands
  * ran, and no model code needs to know about lessons.
  *
- * Resuming: a lesson reopened at its saved step N gets its machine by
- * running the cells and goal solutions of the steps before N (what
- * `lesson --check` does); the reader's own earlier commands are not
- * replayed across sessions.
+ * Resuming: what the reader does (cells run, edits, their own commands,
+ * step moves, resets) is kept in progress as a work log, and a reopened
+ * lesson replays it, so the machine, the outputs and the reader's commands
+ * come back as they left them, not the solutions. When there is no work
+ * log, when the lesson text changed since it was recorded, or when it hit
+ * its stated limit, the machine for the saved step N is rebuilt by running
+ * the cells and goal solutions of the steps before N (what `lesson
+ * --check` does).
  */
 import type { Line } from '../inspect/view.ts';
 import { createSession } from '../commands/index.ts';
@@ -26,7 +30,8 @@ import type { Session, Outcome } from '../commands/session.ts';
 import type { MemoryFocus } from '../commands/panes.ts';
 import { cellCommands, toBig, type Cell, type Goal, type Lesson, type Predict, type Step } from './format.ts';
 import { captureBaselines, evaluateGoal, observe, show, valueAt, type GoalResult, type Observation } from './checks.ts';
-import { emptyLessonProgress, type LessonProgress } from './progress.ts';
+import { createHash } from 'node:crypto';
+import { emptyLessonProgress, MAX_WORK_ACTIONS, MAX_WORK_LINE, type LessonProgress, type WorkAction } from './progress.ts';
 
 /** One command run and what came of it. */
 export interface Entry {
@@ -96,6 +101,9 @@ export function sameAnswer(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** Which lesson text a work log was recorded on: 16 hex digits of the SHA-256 of the text. */
+export const lessonHash = (l: Lesson): string => createHash('sha256').update(l.text).digest('hex').slice(0, 16);
+
 export interface PredictionResult {
   answer: string;
   correct: boolean;
@@ -130,6 +138,10 @@ export class Notebook {
   version = 0;
   /** What resuming ran to rebuild the machine, and which of those commands failed. */
   prepared = { cells: 0, solutions: 0, failures: [] as string[] };
+  /** What reopening replayed from the reader's own work (progress.work), or why it did not. */
+  restored = { actions: 0, cells: 0, commands: 0, skipped: undefined as undefined | 'truncated' | 'lesson-changed' };
+  /** Actions are kept in progress.work (off while replaying). */
+  private recording = false;
   private log: string[] = [];
   private stepStart = 0;
   private baselines = new Map<string, Observation>();
@@ -155,8 +167,18 @@ export class Notebook {
       nb.goals.set(g.id, { passed, hints: passed ? 0 : Math.min(help?.hints ?? 0, g.hints.length), ...(!passed && help?.solution ? { solution: true } : {}) });
     }
     const start = Math.min(Math.max(0, o.step ?? nb.progress.step), lesson.steps.length - 1);
-    if (o.prepare !== false) nb.prepareTo(start);
-    nb.goto(start);
+    const hash = lessonHash(lesson);
+    const work = nb.progress.work;
+    if (o.prepare !== false && work && work.lesson === hash && !work.truncated && work.actions.length) {
+      nb.replayWork(work.actions);
+      if (nb.step !== start) nb.goto(start);
+    } else {
+      if (o.prepare !== false && work?.actions.length) nb.restored.skipped = work.truncated ? 'truncated' : 'lesson-changed';
+      if (o.prepare !== false) nb.prepareTo(start);
+      nb.progress.work = { lesson: hash, actions: o.prepare !== false && start > 0 ? [{ p: start }, { g: start }] : [{ g: start }] };
+      nb.goto(start);
+    }
+    nb.recording = true;
     return nb;
   }
 
@@ -261,6 +283,7 @@ export class Notebook {
       }
     }
     if (opts.replayed) run.replayed = true;
+    else this.record(this.edits.has(id) ? { c: id, src: [...source] } : { c: id });
     this.runs.set(id, run);
     if (!opts.replayed && !this.progress.cellsRun.includes(id)) this.progress.cellsRun.push(id);
     if (!opts.replayed) this.checkGoals();
@@ -273,6 +296,7 @@ export class Notebook {
     if (!line.trim()) return undefined;
     const outcome = this.exec(line);
     const e: Entry = { line, outcome };
+    this.record({ f: line });
     const list = this.free.get(this.step) ?? [];
     list.push(e);
     this.free.set(this.step, list);
@@ -394,6 +418,7 @@ export class Notebook {
   goto(step: number): void {
     if (!this.lesson) return;
     this.step = Math.min(Math.max(0, step), this.lesson.steps.length - 1);
+    this.record({ g: this.step });
     this.progress.step = this.step;
     this.progress.furthest = Math.max(this.progress.furthest, this.step);
     this.stepStart = this.log.length;
@@ -407,6 +432,17 @@ export class Notebook {
    * up to then on a fresh machine) and clear the step's outputs.
    */
   resetStep(): void {
+    this.record({ r: 1 });
+    const was = this.recording;
+    this.recording = false; // the goto below is part of the reset
+    try {
+      this.resetStepNow();
+    } finally {
+      this.recording = was;
+    }
+  }
+
+  private resetStepNow(): void {
     const keep = this.log.slice(0, this.stepStart);
     this.session = createSession(this.preset, this.options);
     this.log = [];
@@ -433,6 +469,45 @@ export class Notebook {
         if (!o.ok) this.prepared.failures.push(`${g.id} solution: ${g.solution}`);
       }
     }
+  }
+
+  /** Keep an action in the work log (progress.work), unless replaying or past the limit. */
+  private record(a: WorkAction): void {
+    const w = this.progress.work;
+    if (!this.recording || !w || w.truncated) return;
+    const long = ('f' in a && a.f.length > MAX_WORK_LINE) || ('src' in a && a.src!.some((l) => l.length > MAX_WORK_LINE));
+    if (w.actions.length >= MAX_WORK_ACTIONS || long) {
+      w.truncated = true;
+      return;
+    }
+    const last = w.actions[w.actions.length - 1];
+    if ('g' in a && last && 'g' in last) w.actions.pop(); // only the last of several moves counts
+    w.actions.push(a);
+  }
+
+  /**
+   * Replay what the reader did in an earlier session (progress.work): their
+   * own cells, edits, commands, step moves and resets, in order, on a fresh
+   * machine. The model is deterministic, so the machine, the outputs under
+   * the cells and the reader's command list come back as they left them.
+   */
+  private replayWork(actions: WorkAction[]): void {
+    this.recording = false;
+    for (const a of actions) {
+      if ('p' in a) this.prepareTo(a.p);
+      else if ('g' in a) this.goto(a.g);
+      else if ('r' in a) this.resetStep();
+      else if ('f' in a) {
+        this.runFree(a.f);
+        this.restored.commands++;
+      } else if (this.cell(a.c)) {
+        if (a.src) this.edits.set(a.c, a.src);
+        else this.edits.delete(a.c);
+        this.runCell(a.c);
+        this.restored.cells++;
+      }
+    }
+    this.restored.actions = actions.length;
   }
 
   /** Commands run so far (cells, solutions, the reader's), the replay log. */

@@ -18,6 +18,17 @@
  *         "goalHelp": {                     optional: help taken on a goal before it first passed,
  *           "s3g1": {"hints": 2, "solution": false}   frozen once it passed: 0 hints and no
  *         },                                solution is "unaided"; solution true is "from the solution"
+ *         "work": {                         optional: what the reader did, replayed when the lesson reopens
+ *           "lesson": "3f2a9c0d1e4b5a69",   the lesson text it was recorded on (16 hex digits of its SHA-256)
+ *           "actions": [                    in order, at most MAX_WORK_ACTIONS:
+ *             {"p": 2},                     the machine rebuilt for step 2 from the lesson (cells, solutions)
+ *             {"g": 3},                     went to step 3
+ *             {"c": "s3c1"},                ran cell s3c1 (with "src": [lines] when the reader had edited it)
+ *             {"f": "write 0x40002000 1"},  ran a command of their own (undo included)
+ *             {"r": 1}                      reset the step
+ *           ],
+ *           "truncated": true               optional: the limit was hit; the work is not replayed
+ *         },
  *         "lastOpened": "2025-06-01T10:00:00.000Z"   ISO 8601, when the lesson was last opened
  *       }
  *     }
@@ -45,8 +56,33 @@ export interface LessonProgress {
   goalsPassed: string[];
   /** Help taken on each goal before it first passed (see the format above). */
   goalHelp?: Record<string, GoalHelp>;
+  /** What the reader did, to replay on reopening (see the format above). */
+  work?: WorkLog;
   lastOpened?: string;
 }
+
+/** One thing the reader did that changed the machine or the step (see the format above). */
+export type WorkAction = { p: number } | { g: number } | { c: string; src?: string[] } | { f: string } | { r: 1 };
+
+export interface WorkLog {
+  lesson: string;
+  actions: WorkAction[];
+  truncated?: boolean;
+}
+
+/** Stated limits on the work kept for replay: actions per lesson, characters per command line. */
+export const MAX_WORK_ACTIONS = 1000;
+export const MAX_WORK_LINE = 1000;
+
+const isAction = (a: unknown): a is WorkAction => {
+  if (!isObj(a)) return false;
+  const keys = Object.keys(a);
+  if (keys.length === 1 && (keys[0] === 'p' || keys[0] === 'g')) return isCount(a[keys[0]!]);
+  if (keys.length === 1 && keys[0] === 'f') return typeof a.f === 'string' && a.f.length <= MAX_WORK_LINE;
+  if (keys.length === 1 && keys[0] === 'r') return a.r === 1;
+  if (keys.includes('c') && keys.every((k) => k === 'c' || k === 'src')) return typeof a.c === 'string' && (a.src === undefined || (isStrList(a.src) && a.src.every((l) => l.length <= MAX_WORK_LINE)));
+  return false;
+};
 
 /** Help taken on a goal: hints shown, and whether the solution was asked for. */
 export interface GoalHelp {
@@ -127,6 +163,15 @@ export function validateProgress(v: unknown): string[] {
           if (!isObj(h) || !isCount(h.hints) || typeof h.solution !== 'boolean') errs.push(`${at}.goalHelp.${g} must be {hints: count, solution: true|false}`);
         }
     }
+    if (p.work !== undefined) {
+      const w = p.work;
+      if (!isObj(w) || typeof w.lesson !== 'string' || !Array.isArray(w.actions) || (w.truncated !== undefined && typeof w.truncated !== 'boolean')) errs.push(`${at}.work must be {lesson: text, actions: [...], truncated?: true|false}`);
+      else if (w.actions.length > MAX_WORK_ACTIONS) errs.push(`${at}.work holds ${w.actions.length} actions: at most ${MAX_WORK_ACTIONS} are kept (a stated limit)`);
+      else {
+        const bad = w.actions.findIndex((a) => !isAction(a));
+        if (bad >= 0) errs.push(`${at}.work.actions.${bad} is not an action ({p: step}, {g: step}, {c: cell, src?: [lines]}, {f: command}, {r: 1})`);
+      }
+    }
     if (p.lastOpened !== undefined && (typeof p.lastOpened !== 'string' || Number.isNaN(Date.parse(p.lastOpened)))) errs.push(`${at}.lastOpened must be an ISO 8601 date`);
   }
   return errs;
@@ -149,6 +194,7 @@ function normalize(f: ProgressFile): ProgressFile {
       ...(p.goalHelp && Object.keys(p.goalHelp).length
         ? { goalHelp: Object.assign(noProto<GoalHelp>(), Object.fromEntries(Object.entries(p.goalHelp).map(([k, v]) => [k, { hints: v.hints, solution: v.solution }]))) }
         : {}),
+      ...(p.work ? { work: { lesson: p.work.lesson, actions: p.work.actions.map((a) => ({ ...a })), ...(p.work.truncated ? { truncated: true } : {}) } } : {}),
       ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
     };
   }

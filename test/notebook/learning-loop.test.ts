@@ -6,7 +6,7 @@ import { ROOT } from '../cli/helpers.ts';
 import { parseLesson } from '../../src/notebook/format.ts';
 import { loadLessonFile } from '../../src/notebook/library.ts';
 import { Notebook, sameAnswer } from '../../src/notebook/engine.ts';
-import { emptyLessonProgress, howPassed, standing, standingText, validateProgress } from '../../src/notebook/progress.ts';
+import { emptyLessonProgress, MAX_WORK_ACTIONS, MAX_WORK_LINE, howPassed, standing, standingText, validateProgress } from '../../src/notebook/progress.ts';
 import { stepDocument } from '../../src/ui/document.ts';
 import { docText } from '../../src/notebook/prose.ts';
 import { lintLesson } from '../../src/notebook/lint.ts';
@@ -162,6 +162,59 @@ test('progress records how a goal was passed: unaided, after hint N, from the so
   nb3.useSolution(g3.id);
   nb3.runFree(g3.solution);
   assert.match(standingText(standing(tour, progress)), /goals 2\/4 \(1 after hint 2, 1 from the solution\)/);
+});
+
+test('reopening replays the reader\'s own work (cells, edits, commands, steps), not the solutions', () => {
+  const tour = loadLessonFile(join(ROOT, 'lessons', '00-tour.md')).lesson;
+  const progress = emptyLessonProgress();
+  const nb = Notebook.forLesson(tour, { progress, now: () => new Date(0) });
+  nb.goto(2);
+  nb.predict('s2c1', '2');
+  nb.runCell('s2c1');
+  nb.runFree('write 0x40002000 0x12345678 size=w'); // not the solution's value
+  nb.editCell('s2c2', ['print 5']);
+  nb.runCell('s2c2');
+  nb.goto(3);
+  nb.runFree('print 0x10');
+  const mem = (n: Notebook): string => Buffer.from(n.session.machine.memory.read(0x40002000n, 4)).toString('hex');
+  assert.is(mem(nb), '78563412');
+  assert.equal(validateProgress({ version: 1, lessons: { tour: JSON.parse(JSON.stringify(progress)) } }), []);
+
+  const again = Notebook.forLesson(tour, { progress: JSON.parse(JSON.stringify(progress)), now: () => new Date(0) });
+  assert.is(again.step, 3);
+  assert.is(mem(again), '78563412', 'their value, not the solution 0xcafef00d');
+  assert.equal(again.restored, { actions: progress.work!.actions.length, cells: 2, commands: 2, skipped: undefined });
+  assert.equal(again.free.get(2)!.map((e) => e.line), ['write 0x40002000 0x12345678 size=w']);
+  assert.equal(again.free.get(3)!.map((e) => e.line), ['print 0x10']);
+  assert.equal(again.runs.get('s2c2')!.source, ['print 5']);
+  assert.ok(again.edits.has('s2c2'));
+  assert.not.ok(again.runs.get('s2c1')!.replayed, 'shown as the reader\'s own run');
+  assert.equal(again.runs.get('s2c1')!.prediction, { answer: 'ef be ad de', correct: true });
+  assert.equal(again.history(), nb.history(), 'the same commands ran, in the same order');
+
+  // a changed lesson: the old log cannot be trusted; rebuilt from the lesson instead
+  const changed = { ...tour, text: tour.text + '\n' };
+  const p2 = JSON.parse(JSON.stringify(progress));
+  const other = Notebook.forLesson(changed, { progress: p2, now: () => new Date(0) });
+  assert.is(other.restored.skipped, 'lesson-changed');
+  assert.is(mem(other), '0df0feca', 'the solution of step 2 was applied');
+  assert.equal(p2.work.actions, [{ p: 3 }, { g: 3 }], 'a new log starts from the rebuilt machine');
+});
+
+test('the work log has a stated limit: past it, nothing more is kept and reopening rebuilds from the lesson', () => {
+  const tour = loadLessonFile(join(ROOT, 'lessons', '00-tour.md')).lesson;
+  const progress = emptyLessonProgress();
+  const nb = Notebook.forLesson(tour, { progress, step: 1, now: () => new Date(0) });
+  for (let i = 0; i < MAX_WORK_ACTIONS + 5; i++) nb.runFree(`print ${i}`);
+  assert.is(progress.work!.actions.length, MAX_WORK_ACTIONS);
+  assert.ok(progress.work!.truncated);
+  assert.equal(validateProgress({ version: 1, lessons: { tour: progress } }), []);
+  const again = Notebook.forLesson(tour, { progress, now: () => new Date(0) });
+  assert.is(again.restored.skipped, 'truncated');
+  const long = emptyLessonProgress();
+  Notebook.forLesson(tour, { progress: long, step: 1, now: () => new Date(0) }).runFree(`print ${'1'.repeat(MAX_WORK_LINE + 1)}`);
+  assert.ok(long.work!.truncated, 'a line past MAX_WORK_LINE stops the log too');
+  assert.equal(validateProgress({ version: 1, lessons: { t: { ...emptyLessonProgress(), work: { lesson: 'x', actions: [{ q: 1 }] } } } }), ['lessons.t.work.actions.0 is not an action ({p: step}, {g: step}, {c: cell, src?: [lines]}, {f: command}, {r: 1})']);
 });
 
 test.run();

@@ -125,4 +125,51 @@ test('tour: two hints, then the goal passed by hand: progress says "after hint 2
   }
 });
 
+test('reopening a lesson replays what the reader did, not the solutions', async () => {
+  const state = stateAt('tour', 2);
+  const env = { DMA_LAB_STATE_DIR: state };
+  try {
+    const t = new Tmux(['lesson', 'tour'], { width: 120, height: 40, env });
+    try {
+      await t.waitFor(/step 2\/\d+/, 30_000);
+      await pause();
+      t.send(':', true);
+      await pause();
+      t.send('write 0x40002000 0x11223344 size=w', true);
+      t.send('Enter');
+      await t.waitFor('wrote 0x11223344');
+      t.send('Escape');
+      await pause();
+      t.send('q', true);
+      await t.waitFor('press q again to quit');
+      t.send('q', true);
+      await t.waitFor('[exited 0]');
+    } finally {
+      t.close();
+    }
+    const t2 = new Tmux(['lesson', 'tour'], { width: 120, height: 40, env });
+    try {
+      const s = await t2.waitFor('your own work was replayed', 30_000);
+      assert.match(s, '1 command of yours');
+      assert.match(s, '(arm-virt) write 0x40002000 0x11223344 size=w', 'their command is back under "your commands"');
+      await pause();
+      t2.send(':', true);
+      await pause();
+      t2.send('xp/1xw 0x40002000', true);
+      t2.send('Enter');
+      await t2.waitFor('0000000040002000: 0x11223344');
+      t2.send('Escape');
+      await pause();
+      t2.send('q', true);
+      await t2.waitFor('press q again to quit');
+      t2.send('q', true);
+      await t2.waitFor('[exited 0]');
+    } finally {
+      t2.close();
+    }
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
 test.run();
