@@ -24,6 +24,7 @@ import { statsCommands } from './builtin/stats.ts';
 import { groupCommands } from './builtin/group.ts';
 import { vfioCommands } from './builtin/vfio.ts';
 import { xenCommands } from './builtin/xen.ts';
+import { repeatCommand } from './builtin/repeat.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
@@ -45,6 +46,8 @@ export function defaultRegistry(): Registry {
   for (const c of xenCommands) r.add(c);
   r.addGroup('vfio', 'VFIO as a user-space driver uses it: groups, the type1 container, MAP_DMA, MSI doorbells');
   for (const c of vfioCommands) r.add(c);
+  // repeat N CMD (issue 13: lessons stop pasting command lists)
+  r.add(repeatCommand);
   r.add(helpCommand(r));
   return r;
 }
