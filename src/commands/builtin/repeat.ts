@@ -5,8 +5,8 @@
  * It is one transaction and one undo step: if run k fails, the machine is
  * put back as it was before run 1 and the error says which run failed.
  * The output shows the first run in full; each later run shows only
- * whether its output was the same as the run before it (show=all prints
- * every run). N is at most REPEAT_MAX, a stated limit.
+ * the lines that differ from the run before it, or that none do (show=all
+ * prints every run). N is at most REPEAT_MAX, a stated limit.
  */
 import { span, lineText, type Line } from '../../inspect/view.ts';
 import { CommandError } from '../errors.ts';
@@ -14,6 +14,8 @@ import type { CommandSpec } from '../registry.ts';
 
 /** Stated limit: how many times `repeat` runs a command. */
 export const REPEAT_MAX = 256;
+/** How many changed lines a summarised run shows. */
+const SHOW_CHANGED = 4;
 
 export const repeatCommand: CommandSpec = {
   name: 'repeat',
@@ -45,6 +47,7 @@ export const repeatCommand: CommandSpec = {
       spec.name === 'repeat' ? 'repeat cannot repeat itself: give the inner count as one number' : spec.history ? `'${spec.name}' rewrites the undo history; it cannot be repeated` : undefined;
     const lines: Line[] = [];
     let prev: string | undefined;
+    let prevLines: string[] = [];
     let last: unknown;
     let focus;
     let same = 0;
@@ -64,7 +67,8 @@ export const repeatCommand: CommandSpec = {
         const err = e as CommandError;
         throw new CommandError(`run ${i} of ${n} failed (the machine is back as before run 1): ${err.message}`, err.span, err.expected, err.hint);
       }
-      const out = r.result.lines.map(lineText).join('\n');
+      const texts = r.result.lines.map(lineText);
+      const out = texts.join('\n');
       last = r.result.data;
       focus = r.result.focus ?? focus;
       if (i === 1 || all) {
@@ -73,10 +77,13 @@ export const repeatCommand: CommandSpec = {
       } else if (out === prev) same++;
       else {
         flushSame(i - 1);
-        lines.push([span(`  run ${i}: different output (show=all prints it):`, 'dim')]);
-        lines.push(...r.result.lines.slice(0, 1));
+        // the lines that differ from the run before, line by line (at most SHOW_CHANGED)
+        const changed = r.result.lines.filter((_, k) => texts[k] !== prevLines[k]);
+        lines.push([span(`  run ${i}: ${changed.length} line${changed.length === 1 ? '' : 's'} differ from run ${i - 1}${changed.length > SHOW_CHANGED ? `; the first ${SHOW_CHANGED}` : ''} (show=all prints every run):`, 'dim')]);
+        lines.push(...changed.slice(0, SHOW_CHANGED));
       }
       prev = out;
+      prevLines = texts;
     }
     flushSame(Number(n));
     return { kind: 'repeat', data: { count: Number(n), command: text.trim(), last }, lines, ...(focus ? { focus } : {}) };
