@@ -46,6 +46,13 @@ export class Session {
   system: System;
   readonly env: ExprEnv = {};
   xp: XpState = { count: 1, fmt: 'x', size: 4, mode: 'hexdump' };
+  /**
+   * Diagnosis mode (a lesson step asks for it, issue 13): what a running
+   * kernel could not know is left out of what commands print: where each
+   * device's DMA really goes (`info iommu`'s last column, `info virtio`'s
+   * DMA path, `dma map`'s device check). Result data keeps it, for checks.
+   */
+  diagnosis = false;
   private undoStack: UndoEntry[] = [];
 
   constructor(

@@ -198,6 +198,25 @@ export function parseFrontMatter(text: string, diags: Diagnostic[]): FrontMatter
   return fm;
 }
 
+/** A ```step block: options for the step it stands in. Today one: `diagnosis: true`. */
+export function parseStepOptions(content: string, fenceLine: number, diags: Diagnostic[]): { diagnosis?: boolean } | undefined {
+  const y = new YamlReader(content, fenceLine + 1, diags, 'step');
+  if (y.doc.errors.length) return undefined;
+  const e = mapEntries(y, y.doc.contents, ['diagnosis'], 'step', fenceLine, diags);
+  if (!e) return undefined;
+  const d = e.get('diagnosis');
+  if (!d) {
+    diags.push({ line: fenceLine, message: 'step: give an option (diagnosis: true)' });
+    return undefined;
+  }
+  const v = isScalar(d.node) ? (d.node as Scalar).value : undefined;
+  if (typeof v !== 'boolean') {
+    diags.push({ line: d.line, message: 'step: diagnosis is true or false' });
+    return undefined;
+  }
+  return { diagnosis: v };
+}
+
 export function parsePredict(content: string, fenceLine: number, diags: Diagnostic[]): Predict | undefined {
   const y = new YamlReader(content, fenceLine + 1, diags, 'predict');
   if (y.doc.errors.length) return undefined;

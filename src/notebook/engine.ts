@@ -419,6 +419,7 @@ export class Notebook {
     if (!this.lesson) return;
     this.step = Math.min(Math.max(0, step), this.lesson.steps.length - 1);
     this.record({ g: this.step });
+    this.session.diagnosis = !!this.current!.diagnosis;
     this.progress.step = this.step;
     this.progress.furthest = Math.max(this.progress.furthest, this.step);
     this.stepStart = this.log.length;

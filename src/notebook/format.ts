@@ -37,6 +37,10 @@
  *   xp 0x0a000000   # expect error        a line that is meant to fail
  *   ```
  *
+ *   ```step                               options for this step (optional, one per step)
+ *   diagnosis: true                       commands leave out what a running kernel
+ *   ```                                   cannot know (where DMA really goes)
+ *
  *   ```goal                               an exercise, checked after every command
  *   title: Put 0xcafef00d at 0x40002000
  *   checks:
@@ -53,7 +57,7 @@
  */
 import MarkdownIt from 'markdown-it';
 import { lex } from '../commands/lexer.ts';
-import { parseFrontMatter, parseGoal, parsePredict } from './blocks.ts';
+import { parseFrontMatter, parseGoal, parsePredict, parseStepOptions } from './blocks.ts';
 
 export { matcher, toBig } from './blocks.ts';
 
@@ -108,6 +112,7 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
   let prose: MdToken[] = [];
   let pending: Predict | undefined;
   let pendingProse = false;
+  let stepOptionsSeen = -1;
   const flushProse = (): void => {
     if (!prose.length) return;
     const maps = prose.filter((t) => t.map);
@@ -132,6 +137,17 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
       continue;
     }
     const kind = t.type === 'fence' ? t.info.trim().split(/\s+/)[0] : undefined;
+    if (kind === 'step') {
+      const fenceLine = t.map![0] + 1;
+      if (t.level !== 0) diags.push({ line: fenceLine, message: 'a step block must stand on its own, not inside a list or quote' });
+      else if (stepOptionsSeen === cur.index) diags.push({ line: fenceLine, message: 'one step block per step' });
+      else {
+        stepOptionsSeen = cur.index;
+        const o = parseStepOptions(t.content, fenceLine, diags);
+        if (o?.diagnosis) cur.diagnosis = true;
+      }
+      continue;
+    }
     if (kind === 'dma' || kind === 'predict' || kind === 'goal') {
       const fenceLine = t.map![0] + 1;
       if (t.level !== 0) {

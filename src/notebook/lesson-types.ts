@@ -127,6 +127,8 @@ export interface Step {
   blocks: Block[];
   cells: Cell[];
   goals: Goal[];
+  /** A ```step block said `diagnosis: true`: commands leave out what a running kernel could not know (Session.diagnosis). */
+  diagnosis?: boolean;
 }
 
 export interface Lesson {

@@ -139,6 +139,7 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
       rows.push(...wrapSpans([{ text: m.summary, style: 'em' }], w));
       rows.push([{ text: `machine ${m.machine} · about ${m.minutes} minutes · ${nb.stepCount} steps${m.prerequisites.length ? ` · after ${m.prerequisites.join(', ')}` : ''}`, style: 'dim' }]);
     } else rows.push(...wrapSpans([{ text: `${step.index}. ${step.title}`, style: 'heading' }], w));
+    if (step.diagnosis) rows.push(...wrapSpans([{ text: 'Diagnosis mode: ', style: 'key' }, { text: 'commands do not show where DMA really goes (a running kernel cannot see it); reason from what the kernel and the IOMMU record.', style: 'dim' }], w));
     rows.push([]);
     let n = 0;
     const { blocks, hidden } = nb.revealed(step);

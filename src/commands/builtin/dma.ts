@@ -208,7 +208,7 @@ export const dmaMap: CommandSpec = {
     if (o.ops === 'swiotlb') lines.push([span(`  bounce slot at PA ${hex(o.slot!)}; ${dir === 1 || dir === 0 ? 'the buffer was copied into it' : 'the device writes there; unmap copies it back'}`)]);
     const expect = o.ops === 'swiotlb' ? o.slot! : pa;
     const dc = deviceCheck(k, dma, expect, o.ops === 'swiotlb' ? 'the bounce slot' : 'the buffer');
-    lines.push(dc.line, ...mismatchLines(k));
+    if (!s.diagnosis) lines.push(dc.line, ...mismatchLines(k));
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(dma)} (or: dma unmap ${k.ref.name} $) releases it`, 'dim')]);
     return {
@@ -259,7 +259,7 @@ export const dmaAlloc: CommandSpec = {
       pages = ml.pages;
     }
     const dc = deviceCheck(k, r.dma, r.pa);
-    lines.push(dc.line, ...mismatchLines(k));
+    if (!s.diagnosis) lines.push(dc.line, ...mismatchLines(k));
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(r.dma)} frees it (dma_free_coherent)`, 'dim')]);
     return {
