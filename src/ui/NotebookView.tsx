@@ -63,6 +63,9 @@ interface ViewState {
   status: DocLine | undefined;
   edit: CellEdit | undefined;
   predicting: string | undefined;
+  /** The inspector is hidden (z); grow moves the split (< >). */
+  paneHidden: boolean;
+  grow: number;
   /** The typed-answer goal the answer line is for (mode 'predict' without a cell). */
   answering: string | undefined;
   /** The answer given, while the lesson asks how sure the reader is. */
@@ -96,6 +99,8 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     predicting: undefined,
     sure: undefined,
     answering: undefined,
+    paneHidden: false,
+    grow: 0,
     answer: E.at(''),
     input: E.at(''),
   }));
@@ -104,7 +109,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const topRef = useRef(0);
   const { mode, help, selected, anchor, edit, predicting, status } = st;
 
-  const layout = computeLayout(size.columns, size.rows, { inputRows: edit ? edit.lines.length : 1 });
+  const layout = computeLayout(size.columns, size.rows, { inputRows: edit ? edit.lines.length : 1, inspector: !st.paneHidden, grow: st.grow });
   const doc = useMemo(() => stepDocument(nb, { width: layout.lesson.width - 1, color, selected: mode === 'notebook' || mode === 'predict' || mode === 'edit' ? selected : undefined, predicting }), [nb, nb.version, layout.lesson.width, color, selected, predicting, mode]);
 
   // Where the lesson window starts: an anchor (set by the last action) wins over the manual scroll.
@@ -318,6 +323,24 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
       else if (e && e.outcome.ok && !e.outcome.empty) say(lineText(e.outcome.result.lines[0] ?? []), 'dim');
     },
     export: () => say(`notebook written to ${exportNotebook(nb, version, exportDir)}`, 'ok'),
+    'pane.hide': () => {
+      set({ paneHidden: !st.paneHidden });
+      say(st.paneHidden ? 'inspector hidden: z shows it again' : 'inspector shown', 'dim');
+    },
+    'pane.grow': () => {
+      if (st.paneHidden) return say('the inspector is hidden: z shows it', 'dim');
+      const before = computeLayout(size.columns, size.rows, { grow: st.grow });
+      const after = computeLayout(size.columns, size.rows, { grow: st.grow + 1 });
+      if (after.inspector.width === before.inspector.width && after.inspector.rows === before.inspector.rows) return say('the inspector is as big as it gets: the lesson keeps the rest', 'dim');
+      set({ grow: st.grow + 1 });
+    },
+    'pane.shrink': () => {
+      if (st.paneHidden) return say('the inspector is hidden: z shows it', 'dim');
+      const before = computeLayout(size.columns, size.rows, { grow: st.grow });
+      const after = computeLayout(size.columns, size.rows, { grow: st.grow - 1 });
+      if (after.inspector.width === before.inspector.width && after.inspector.rows === before.inspector.rows) return say('the inspector is as small as it gets (z hides it)', 'dim');
+      set({ grow: st.grow - 1 });
+    },
     'pane.next': () => set((s) => ({ pane: (Math.min(s.pane, paneDefs.length - 1) + 1) % paneDefs.length, paneScroll: 0 })),
     'pane.prev': () => set((s) => ({ pane: (Math.min(s.pane, paneDefs.length - 1) + paneDefs.length - 1) % paneDefs.length, paneScroll: 0 })),
     // the memory pane scrolls through memory (no bounds here); command panes through their lines
@@ -476,7 +499,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   ) : (
     <Box flexDirection="column" height={layout.bodyRows}>
       <LessonPane lines={doc.rows} top={top} rows={layout.lesson.rows} width={layout.lesson.width} />
-      <Inspector titles={titles} active={paneIdx} lines={paneView.lines} top={paneView.top} rows={layout.inspector.rows} width={layout.inspector.width} />
+      {layout.inspector.rows > 0 ? <Inspector titles={titles} active={paneIdx} lines={paneView.lines} top={paneView.top} rows={layout.inspector.rows} width={layout.inspector.width} /> : null}
     </Box>
   );
 

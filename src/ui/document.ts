@@ -12,7 +12,7 @@ import type { Entry, Notebook } from '../notebook/engine.ts';
 import { cellCommands, type Cell, type Goal, type MdToken } from '../notebook/format.ts';
 import { describeCheck } from '../notebook/checks.ts';
 import { howPassed } from '../notebook/progress.ts';
-import { renderProse, wrapSpans, type DocLine } from '../notebook/prose.ts';
+import { renderProse, textWidth, wrapSpans, type DocLine } from '../notebook/prose.ts';
 import { lex } from '../commands/lexer.ts';
 
 /** How sure a reader said they were (confidence 1-3). */
@@ -47,8 +47,52 @@ function prose(tokens: MdToken[], width: number, color: boolean): DocLine[] {
 
 const indentLine = (l: Line | DocLine, pad: string): DocLine => (pad ? [{ text: pad }, ...l] : [...l]);
 
-/** A command's output (or its error as the REPL's caret block), indented. */
-export function entryRows(e: Entry, pad: string, prompt?: string): DocLine[] {
+/** The spans of a line between two character offsets. */
+function sliceLine(l: DocLine, from: number, to: number): DocLine {
+  const out: DocLine = [];
+  let at = 0;
+  for (const sp of l) {
+    const a = Math.max(from, at);
+    const b = Math.min(to, at + sp.text.length);
+    if (b > a) out.push(sp.style ? { text: sp.text.slice(a - at, b - at), style: sp.style } : { text: sp.text.slice(a - at, b - at) });
+    at += sp.text.length;
+  }
+  return out;
+}
+
+/**
+ * A line of command output folded to `width`: it breaks at the last blank
+ * that fits, so a word (a hex number, an event name) is never cut; the
+ * continuation is indented two columns past the line's own indent. Only a
+ * word longer than the whole width is broken inside.
+ */
+export function foldLine(l: DocLine, width: number): DocLine[] {
+  const text = l.map((x) => x.text).join('');
+  if (width <= 0 || textWidth(text) <= width || text.length !== textWidth(text)) return [l];
+  const indent = Math.min(text.length - text.trimStart().length + 2, Math.floor(width / 2));
+  const out: DocLine[] = [];
+  let s = 0;
+  let first = true;
+  while (s < text.length) {
+    const room = first ? width : width - indent;
+    if (text.length - s <= room) {
+      out.push(first ? sliceLine(l, s, text.length) : [{ text: ' '.repeat(indent) }, ...sliceLine(l, s, text.length)]);
+      break;
+    }
+    const lead = first ? text.length - text.trimStart().length : 0;
+    let b = text.lastIndexOf(' ', s + room);
+    if (b <= s + lead) b = s + room; // one word longer than the line: only then is it cut
+    const part = sliceLine(l, s, b);
+    out.push(first ? part : [{ text: ' '.repeat(indent) }, ...part]);
+    s = b;
+    while (text[s] === ' ') s++;
+    first = false;
+  }
+  return out;
+}
+
+/** A command's output (or its error as the REPL's caret block), indented; output lines are folded to `width` when given. */
+export function entryRows(e: Entry, pad: string, prompt?: string, width?: number): DocLine[] {
   const rows: DocLine[] = [];
   if (prompt !== undefined) rows.push([{ text: pad }, { text: prompt, style: 'prompt' }, { text: e.line, style: 'cell' }]);
   const o = e.outcome;
@@ -58,7 +102,7 @@ export function entryRows(e: Entry, pad: string, prompt?: string): DocLine[] {
     lines.forEach((t, i) => rows.push([{ text: pad }, { text: t, style: i === 0 || t.trimStart().startsWith('^') ? (e.expectError ? 'warn' : 'bad') : undefined }]));
     return rows;
   }
-  for (const l of o.result.lines) rows.push(indentLine(l, pad));
+  for (const l of o.result.lines) rows.push(...(width ? foldLine(indentLine(l, pad), width) : [indentLine(l, pad)]));
   return rows;
 }
 
@@ -93,7 +137,7 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
   if (run) {
     if (run.replayed) rows.push([{ text: pad }, { text: '(run when the lesson resumed, to rebuild the machine)', style: 'dim' }]);
     const many = run.entries.length > 1;
-    for (const e of run.entries) rows.push(...entryRows(e, pad, many ? '› ' : undefined));
+    for (const e of run.entries) rows.push(...entryRows(e, pad, many ? '› ' : undefined, o.width));
     if (run.entries.length === 0) rows.push([{ text: pad }, { text: '(nothing to run)', style: 'dim' }]);
     const pr = run.prediction;
     if (pr && c.predict) {
@@ -165,7 +209,7 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
     rows.push([]);
     if (nb.lesson) rows.push([{ text: '── your commands ──', style: 'dim' }]);
     const prompt = `(${nb.machineName}) `;
-    for (const e of free) rows.push(...entryRows(e, '', prompt));
+    for (const e of free) rows.push(...entryRows(e, '', prompt, w));
   }
   return doc;
 }

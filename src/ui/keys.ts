@@ -29,6 +29,9 @@ export type Action =
   | 'cell.run'
   | 'cell.edit'
   | 'goal.answer'
+  | 'pane.hide'
+  | 'pane.grow'
+  | 'pane.shrink'
   | 'input.focus'
   | 'step.next'
   | 'step.prev'
@@ -120,6 +123,9 @@ export const BINDINGS: Binding[] = [
   { action: 'step.reset', modes: ['notebook'], keys: 'r', label: 'reset step', help: 'put the machine back as it was when this step began (exploring a machine: reset it, undoably)', footer: true, match: ch('r') },
   { action: 'pane.next', modes: ['notebook'], keys: 'Tab', label: 'pane', help: 'next inspector pane (Shift+Tab: previous)', footer: true, match: (_i, k) => k.tab && !k.shift },
   { action: 'pane.prev', modes: ['notebook'], keys: 'Shift+Tab', label: '', help: 'previous inspector pane', match: (_i, k) => k.tab && k.shift },
+  { action: 'pane.hide', modes: ['notebook'], keys: 'z', label: '', help: 'hide or show the inspector panes (the lesson takes the whole width)', match: ch('z') },
+  { action: 'pane.grow', modes: ['notebook'], keys: '>', label: '', help: 'make the inspector bigger (wider beside the lesson, taller below it)', match: ch('>') },
+  { action: 'pane.shrink', modes: ['notebook'], keys: '<', label: '', help: 'make the inspector smaller', match: ch('<') },
   { action: 'pane.up', modes: ['notebook'], keys: '[', label: '', help: 'scroll the inspector pane up', match: ch('[') },
   { action: 'pane.down', modes: ['notebook'], keys: ']', label: '', help: 'scroll the inspector pane down', match: ch(']') },
   { action: 'export', modes: ['notebook'], keys: 'x', label: 'export', help: 'write this session as Markdown to lesson-ID-notebook.md in the current directory', footer: true, match: ch('x') },

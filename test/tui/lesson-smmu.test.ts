@@ -24,7 +24,7 @@ test('virtio-legacy-smmu: both exercise goals pass from the keyboard and are sav
       await t.waitFor(/step 14\/14 · goals 0\/3/, 30_000);
       await pause();
       t.send('Enter'); // run the exercise's cell: machine arm-fastmodel, show
-      await t.waitFor('vda.dma-path');
+      await t.waitFor('arm-fastmodel options');
       t.send('s', true);
       const typed = await t.waitFor('the solution is in the input line');
       assert.match(typed, '(arm-fastmodel) boot ', 'the solution is typed, not run');
