@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { computeLayout, WIDE_AT } from '../../src/ui/layout.ts';
 import { foldLine } from '../../src/ui/document.ts';
-import type { DocLine } from '../../src/notebook/prose.ts';
+import { truncateLine, type DocLine } from '../../src/notebook/prose.ts';
 
 test('at 120x40 the lesson takes the whole width and the panes go below; beside from WIDE_AT columns', () => {
   const l = computeLayout(120, 40);
@@ -54,6 +54,24 @@ test('a line that fits is left as it is; styles survive folding', () => {
   const rows = foldLine(long, 40);
   assert.is(rows.length, 2);
   assert.equal(rows[1], [{ text: '  ' }, { text: '0xdeadbeefdeadbeef', style: 'num' }]);
+});
+
+test('a line cut to fit (panes, headers) is cut at a blank: no hex number is shown cut short', () => {
+  const word = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((v) => '0x' + v.toString(16)), fc.constantFrom('F_TRANSLATION', 'read', '->', 'PA'));
+  fc.assert(
+    fc.property(fc.array(word, { minLength: 1, maxLength: 30 }), fc.integer({ min: 40, max: 100 }), (words, width) => {
+      const line: DocLine = [{ text: words.join(' ') }];
+      const cut = truncateLine(line, width);
+      const t = cut.map((x) => x.text).join('');
+      assert.ok(t.length <= width);
+      if (t === words.join(' ')) return;
+      assert.ok(t.endsWith('…'));
+      const shown = t.slice(0, -1).trim().split(' ').filter(Boolean);
+      shown.forEach((w, i) => assert.is(w, words[i], `word ${i} shown cut: ${t}`));
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(truncateLine([{ text: 'IOVA ' }, { text: '0x00000000ffffa000', style: 'num' }], 20), [{ text: 'IOVA ' }, { text: '…', style: 'dim' }]);
 });
 
 test.run();
