@@ -6,6 +6,7 @@
  */
 import { RE2JS } from 're2js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Scalar } from 'yaml';
+import { sameAnswer } from './answers.ts';
 import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, GoalAnswer, Predict } from './lesson-types.ts';
 
 const FRONT_KEYS = ['id', 'title', 'summary', 'machine', 'options', 'minutes', 'prerequisites', 'panes'];
@@ -241,7 +242,7 @@ export function parsePredict(content: string, fenceLine: number, diags: Diagnost
         const line = y.lineOf(it.key as YamlNode, fb.line);
         if (k === undefined || v === undefined) diags.push({ line, message: "predict: each 'feedback' entry is WRONG ANSWER: TEXT" });
         else if (choices && !choices.includes(k)) diags.push({ line, message: `predict: feedback for '${k}', which is not one of the choices (${choices.join(', ')})` });
-        else if (k === answer || accept?.includes(k)) diags.push({ line, message: `predict: feedback is for wrong answers; '${k}' is right (the explanation is what a right answer sees)` });
+        else if ([answer, ...(accept ?? [])].some((x) => x !== undefined && sameAnswer(k, x))) diags.push({ line, message: `predict: feedback is for wrong answers; '${k}' is right (the explanation is what a right answer sees)` });
         else feedback.push({ answer: k, text: v });
       }
   }

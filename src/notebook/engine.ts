@@ -25,7 +25,7 @@
  */
 import type { Line } from '../inspect/view.ts';
 import { createSession } from '../commands/index.ts';
-import { evalExpr } from '../commands/expr.ts';
+import { sameAnswer } from './answers.ts';
 import type { Session, Outcome } from '../commands/session.ts';
 import type { MemoryFocus } from '../commands/panes.ts';
 import { cellCommands, toBig, type Cell, type Goal, type Lesson, type Predict, type Step } from './format.ts';
@@ -76,30 +76,8 @@ export interface NotebookOptions {
   now?: () => Date;
 }
 
-const norm = (s: string): string => s.trim().toLowerCase().replace(/\s+/g, ' ');
 
-/** An answer's value when it is a number or an expression the lab reads (`0x1000 + 2`), else undefined. */
-function answerValue(s: string): bigint | undefined {
-  const t = s.trim();
-  if (!t) return undefined;
-  try {
-    return evalExpr(t, 0);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Do two answers agree? Numbers and expressions compare as 64-bit values
- * through the lab's own expression parser (0x10, 16 and 0x8 + 8 are one
- * answer); anything else ignoring case and extra blanks.
- */
-export function sameAnswer(a: string, b: string): boolean {
-  const va = answerValue(a);
-  const vb = answerValue(b);
-  if (va !== undefined && vb !== undefined) return va === vb;
-  return norm(a) === norm(b);
-}
+export { sameAnswer } from './answers.ts';
 
 /** Which lesson text a work log was recorded on: 16 hex digits of the SHA-256 of the text. */
 export const lessonHash = (l: Lesson): string => createHash('sha256').update(l.text).digest('hex').slice(0, 16);

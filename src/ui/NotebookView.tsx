@@ -294,7 +294,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     },
     solution: () => {
       const g = nb.activeGoal();
-      if (!g) return say('this step has no goal', 'dim');
+      if (!g) return say(nb.revealed().hidden ? 'answer the question first: the rest of the step follows it' : 'this step has no goal', 'dim');
       nb.useSolution(g.id);
       if (g.answer) {
         set({ answering: g.id, predicting: undefined, sure: undefined, answer: E.at(g.solution), mode: 'predict' });

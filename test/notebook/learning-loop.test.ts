@@ -217,4 +217,10 @@ test('the work log has a stated limit: past it, nothing more is kept and reopeni
   assert.equal(validateProgress({ version: 1, lessons: { t: { ...emptyLessonProgress(), work: { lesson: 'x', actions: [{ q: 1 }] } } } }), ['lessons.t.work.actions.0 is not an action ({p: step}, {g: step}, {c: cell, src?: [lines]}, {f: command}, {r: 1})']);
 });
 
+test('lint: feedback on a typed prediction may not be the right answer written another way', () => {
+  const text = `---\nid: x\ntitle: x\nsummary: x\nmachine: arm-virt\nminutes: 1\n---\n\n## s\n\n\`\`\`predict\nquestion: q\nanswer: "48"\nfeedback: {"0x30": same value, "16": fine}\nexplain: e\n\`\`\`\n\`\`\`dma\nprint 1\n\`\`\`\n`;
+  const d = parseLesson(text, 'x.md').diagnostics.map((x) => x.message);
+  assert.equal(d, ["predict: feedback is for wrong answers; '0x30' is right (the explanation is what a right answer sees)"]);
+});
+
 test.run();
