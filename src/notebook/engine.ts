@@ -149,6 +149,7 @@ export class Notebook {
     const work = nb.progress.work;
     if (o.prepare !== false && work && work.lesson === hash && !work.truncated && work.actions.length) {
       nb.replayWork(work.actions);
+      nb.recording = true;
       if (nb.step !== start) nb.goto(start);
     } else {
       if (o.prepare !== false && work?.actions.length) nb.restored.skipped = work.truncated ? 'truncated' : 'lesson-changed';
