@@ -3,7 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSession } from '../../src/commands/index.ts';
 import { REPEAT_MAX } from '../../src/commands/builtin/repeat.ts';
-import { booted, fails, ok, text } from './helpers.ts';
+import fc from 'fast-check';
+import type { Session } from '../../src/commands/session.ts';
+import { booted, checkLine, fails, ok, text } from './helpers.ts';
 
 test('runs the command N times in order: $ counts up', () => {
   const s = createSession();
@@ -61,6 +63,16 @@ test('repeat and undo cannot be repeated; an unknown command is reported at its 
   const e = fails(s, 'repeat 2 frob');
   assert.match(e.message, "unknown command 'frob'");
   assert.equal(e.span, { start: 9, end: 13 });
+});
+
+test('property: repeat K of any line is an outcome, never an internal error; a failure changes nothing', () => {
+  const WORDS = ['xp/8xb', 'print', 'write', 'fill', 'undo', 'reset', 'repeat', 'walk', 'vda', 'dma', 'map', 'smmu', 'events', 'trace', 'show', 'set', 'size=b', 'show=all', 'boot', 'kernel=4.10-rc'];
+  const NUMS = ['0', '1', '2', '0x40000000', '0xffffffffffffffff', '4K', '$', '$ + 1', '1/0', '0x12zz', '('];
+  const token = fc.oneof(fc.constantFrom(...WORDS), fc.constantFrom(...NUMS), fc.string({ maxLength: 4 }));
+  const line = fc.tuple(fc.constantFrom('1', '2', '3', '0', '300', '$'), fc.array(token, { maxLength: 5 })).map(([k, ts]) => `repeat ${k} ${ts.join(' ')}`);
+  const fingerprint = (s: Session): string => JSON.stringify([s.system.preset.name, s.machine.memory.pageCount(), s.machine.trace.records().length, s.kernel.dmesg().length, s.undoDepth, s.kernel.booted, String(s.env.last)]);
+  const s = createSession('arm-fastmodel', new Map([['kernel', '4.10-rc']]));
+  fc.assert(fc.property(line, (l) => checkLine(s, l, fingerprint)), { numRuns: 200, seed: 13 });
 });
 
 test.run();
