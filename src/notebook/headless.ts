@@ -126,10 +126,14 @@ export function printLesson(lesson: Lesson, out: (s: string) => void, o: { color
           if (e.outcome.ok && !e.outcome.empty && e.outcome.result.kind === 'machine') machineName = (e.outcome.result.data as { preset: string }).preset;
           return text;
         }).join('\n') + '\n');
-        if (c.predict) out(`Answer: ${c.predict.answer}. ${c.predict.explain}\n`);
+        if (c.predict) {
+          out(`Answer: ${c.predict.answer}. ${c.predict.explain}\n`);
+          for (const f of c.predict.feedback ?? []) out(`  (to "${f.answer}": ${f.text})\n`);
+        }
       } else {
         const g = b.goal;
         out(`\nGoal: ${g.title}\n`);
+        for (const c of g.checks) if (c.say) out(`  - ${c.say}\n`);
         g.hints.forEach((h, i) => out(`  hint ${i + 1}: ${h}\n`));
         if (g.answer) {
           const right = nb.answerGoal(g.id, g.solution)?.correct ?? false;
