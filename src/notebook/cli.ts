@@ -52,7 +52,7 @@ export function cmdLessons(io: Io, json = false): number {
   io.out(`${'id'.padEnd(idW)}  ${'title'.padEnd(tW)}  minutes  progress\n`);
   for (const e of all) {
     const title = e.lesson.meta.title.length > tW ? e.lesson.meta.title.slice(0, tW - 1) + '…' : e.lesson.meta.title;
-    const prog = e.diagnostics.length ? `broken: ${e.diagnostics.length} problem(s); dma-lab lint ${rel(e.file)}` : standingText(standing(e.lesson, store.lesson(e.id)));
+    const prog = e.diagnostics.length ? `broken: ${e.diagnostics.length} problem(s); dma-lab lint ${rel(e.file)}` : standingText(standing(e.lesson, store.lesson(e.id)), { how: true });
     io.out(`${e.id.padEnd(idW)}  ${title.padEnd(tW)}  ${String(e.lesson.meta.minutes || '?').padStart(7)}  ${prog}\n`);
   }
   return 0;

@@ -480,10 +480,10 @@ function helpCounts(hs: (GoalHelp | undefined)[]): { unaided: number; afterHints
   };
 }
 
-/** "3/7 steps, goals 1/2" or "not started". */
-export function standingText(s: LessonStanding): string {
+/** "3/7 steps, goals 1/2" or "not started"; with `how`, how the goals were passed: "goals 1/2 (1 after hint 2)". */
+export function standingText(s: LessonStanding, o: { how?: boolean } = {}): string {
   if (!s.started) return 'not started';
-  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}${s.goalsPassed ? ` (${howText(s)})` : ''}` : ''}`;
+  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}${o.how && s.goalsPassed ? ` (${howText(s)})` : ''}` : ''}`;
 }
 
 /** "1 unaided, 1 after hint 2, 1 from the solution". */

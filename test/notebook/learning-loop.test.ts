@@ -156,12 +156,13 @@ test('progress records how a goal was passed: unaided, after hint N, from the so
   assert.equal(validateProgress({ version: 1, lessons: { tour: { ...progress, goalHelp: { s2g1: { hints: -1, solution: 'no' } } } } }), ['lessons.tour.goalHelp.s2g1 must be {hints: count, solution: true|false}']);
   const st = standing(tour, progress);
   assert.equal([st.unaided, st.afterHints, st.fromSolution], [0, [2], 0]);
-  assert.match(standingText(st), 'goals 1/4 (1 after hint 2)');
+  assert.match(standingText(st, { how: true }), 'goals 1/4 (1 after hint 2)');
+  assert.is(standingText(st), '0/5 steps, goals 1/4', 'the home screen keeps it short');
   const g3 = tour.steps[3]!.goals[0]!;
   const nb3 = Notebook.forLesson(tour, { progress, step: 3, prepare: false, now: () => new Date(0) });
   nb3.useSolution(g3.id);
   nb3.runFree(g3.solution);
-  assert.match(standingText(standing(tour, progress)), /goals 2\/4 \(1 after hint 2, 1 from the solution\)/);
+  assert.match(standingText(standing(tour, progress), { how: true }), /goals 2\/4 \(1 after hint 2, 1 from the solution\)/);
 });
 
 test('reopening replays the reader\'s own work (cells, edits, commands, steps), not the solutions', () => {
