@@ -33,6 +33,9 @@ function checkLine(s: Session, text: string, line: number, what: string, diags: 
   }
 }
 
+/** Commands that act through a device's real DMA path: they would give a diagnosis step's answer away. */
+const REAL_PATH = ['walk', 'devdma read', 'devdma write', 'x', 'msi'];
+
 /** Lint a parsed lesson (diagnostics from parsing included by the caller). */
 export function lintLesson(lesson: Lesson, otherIds?: string[]): Diagnostic[] {
   const diags: Diagnostic[] = [];
@@ -57,7 +60,12 @@ export function lintLesson(lesson: Lesson, otherIds?: string[]): Diagnostic[] {
   if (!session) return diags;
   for (const p of m.panes) checkLine(session, p.run, p.line, `pane '${p.title}' command`, diags, true);
   for (const s of lesson.steps) {
-    for (const c of s.cells) for (const cmd of cellCommands(c)) checkLine(session, cmd.text, cmd.line, 'cell command', diags, false);
+    for (const c of s.cells)
+      for (const cmd of cellCommands(c)) {
+        checkLine(session, cmd.text, cmd.line, 'cell command', diags, false);
+        const p = s.diagnosis ? session.parse(cmd.text) : undefined;
+        if (p?.ok && p.spec && REAL_PATH.includes(p.spec.name)) diags.push({ line: cmd.line, message: `\`${cmd.text.trim()}\` in a diagnosis step: '${p.spec.name}' follows the device's real DMA path, which diagnosis mode hides (leave it for a later step)` });
+      }
     for (const g of s.goals) {
       if (!g.answer) checkLine(session, g.solution, g.line, `goal '${g.title}' solution`, diags, false);
       for (const c of g.checks) {

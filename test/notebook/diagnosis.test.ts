@@ -6,6 +6,7 @@ import { ROOT } from '../cli/helpers.ts';
 import { parseLesson } from '../../src/notebook/format.ts';
 import { loadLessonFile } from '../../src/notebook/library.ts';
 import { checkLesson } from '../../src/notebook/headless.ts';
+import { lintLesson } from '../../src/notebook/lint.ts';
 import { Notebook, type Entry } from '../../src/notebook/engine.ts';
 import { emptyLessonProgress } from '../../src/notebook/progress.ts';
 import { renderLines } from '../../src/commands/render.ts';
@@ -58,6 +59,17 @@ test('dma map leaves out its device check in diagnosis mode', () => {
 
 test('--check runs the fixture', () => {
   assert.ok(checkLesson(lesson).ok, checkLesson(lesson).lines.join('\n'));
+});
+
+test('lint: a diagnosis step may not run commands that follow the real DMA path', () => {
+  const text = '---\nid: x\ntitle: x\nsummary: x\nmachine: x86-q35-vtd\nminutes: 1\n---\n\n## s\n\n```step\ndiagnosis: true\n```\n\n```dma\nboot\nwalk vda 0x1000\ndevdma read vda 0x1000 8\nvtd faults\n```\n';
+  const l = parseLesson(text, 'x.md');
+  assert.equal(l.diagnostics, []);
+  const d = lintLesson(l.lesson).map((x) => `${x.line}: ${x.message}`);
+  assert.equal(d, [
+    "17: `walk vda 0x1000` in a diagnosis step: 'walk' follows the device's real DMA path, which diagnosis mode hides (leave it for a later step)",
+    "18: `devdma read vda 0x1000 8` in a diagnosis step: 'devdma read' follows the device's real DMA path, which diagnosis mode hides (leave it for a later step)",
+  ]);
 });
 
 test.run();
