@@ -172,4 +172,29 @@ test('reopening a lesson replays what the reader did, not the solutions', async 
   }
 });
 
+test('lesson 02, a diagnosis step: info iommu leaves out where DMA really goes', async () => {
+  const state = stateAt('passthrough-vs-translated', 12);
+  const t = new Tmux(['lesson', 'passthrough-vs-translated'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+  try {
+    const s = await t.waitFor(/step 12\/\d+/, 60_000);
+    assert.match(s, 'Diagnosis mode:');
+    await pause();
+    t.send(':', true);
+    await pause();
+    t.send('info iommu', true);
+    t.send('Enter');
+    const out = await t.waitFor('diagnosis mode: where each device');
+    assert.not.match(out, 'what its DMA really does');
+    t.send('Escape');
+    await pause();
+    t.send('q', true);
+    await t.waitFor('press q again');
+    t.send('q', true);
+    await t.waitFor('[exited 0]');
+  } finally {
+    t.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
 test.run();
