@@ -224,4 +224,24 @@ test('lint: feedback on a typed prediction may not be the right answer written a
   assert.equal(d, ["predict: feedback is for wrong answers; '0x30' is right (the explanation is what a right answer sees)"]);
 });
 
+test('replay covers resets, undo and a machine switch: the same commands, the same machine', () => {
+  const tour = loadLessonFile(join(ROOT, 'lessons', '00-tour.md')).lesson;
+  const progress = emptyLessonProgress();
+  const nb = Notebook.forLesson(tour, { progress, step: 1, now: () => new Date(0) });
+  nb.runFree('write 0x40000000 0x55 size=b');
+  nb.resetStep();
+  nb.runFree('write 0x40000000 0x66 size=b');
+  nb.runFree('write 0x40000001 0x77 size=b');
+  nb.undo();
+  nb.goto(4);
+  nb.runFree('machine arm-fastmodel');
+  nb.runFree('print 7');
+  const again = Notebook.forLesson(tour, { progress: JSON.parse(JSON.stringify(progress)), now: () => new Date(0) });
+  assert.equal(again.history(), nb.history());
+  assert.is(again.machineName, 'arm-fastmodel');
+  assert.is(again.step, 4);
+  assert.equal(again.free.get(1)!.map((e) => e.line), ['write 0x40000000 0x66 size=b', 'write 0x40000001 0x77 size=b', 'undo']);
+  assert.is(again.session.undoDepth, nb.session.undoDepth);
+});
+
 test.run();
