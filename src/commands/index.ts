@@ -27,6 +27,7 @@ import { xenCommands } from './builtin/xen.ts';
 import { itsCommands } from './builtin/its.ts';
 import { dmaRulesCommands, cpuCommands } from './builtin/dma-rules.ts';
 import { dmaScriptCommands } from './builtin/dma-script.ts';
+import { repeatCommand } from './builtin/repeat.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
@@ -54,6 +55,8 @@ export function defaultRegistry(): Registry {
   for (const c of [...dmaRulesCommands, ...dmaScriptCommands]) r.add(c);
   r.addGroup('cpu', "the CPU's loads and stores: through its data cache when a device is not dma-coherent");
   for (const c of cpuCommands) r.add(c);
+  // repeat N CMD (issue 13: lessons stop pasting command lists)
+  r.add(repeatCommand);
   r.add(helpCommand(r));
   return r;
 }

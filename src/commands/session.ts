@@ -46,6 +46,13 @@ export class Session {
   system: System;
   readonly env: ExprEnv = {};
   xp: XpState = { count: 1, fmt: 'x', size: 4, mode: 'hexdump' };
+  /**
+   * Diagnosis mode (a lesson step asks for it, issue 13): what a running
+   * kernel could not know is left out of what commands print: where each
+   * device's DMA really goes (`info iommu`'s last column, `info virtio`'s
+   * DMA path, `dma map`'s device check). Result data keeps it, for checks.
+   */
+  diagnosis = false;
   private undoStack: UndoEntry[] = [];
 
   constructor(
@@ -128,6 +135,28 @@ export class Session {
       Object.assign(this.env, env);
       this.xp = xp;
       this.undoStack = undo;
+    }
+  }
+
+  /**
+   * Run one command line inside the command that is running now (`repeat`):
+   * no transaction and no undo record of its own, so the outer command's
+   * transaction takes it whole (one undo step; a failure rolls all of it
+   * back). `offset` is where `text` sits in the outer line: error spans are
+   * moved by it so the caret lands under the inner command.
+   */
+  runInner(text: string, offset: number, refuse: (spec: CommandSpec) => string | undefined): { command: string; result: CommandResult } {
+    const shift = (e: CommandError): CommandError => new CommandError(e.message, e.span ? { start: e.span.start + offset, end: e.span.end + offset } : undefined, e.expected, e.hint);
+    try {
+      const { tokens } = lex(text);
+      if (tokens.length === 0) throw new CommandError('no command to run', { start: 0, end: 1 }, 'a command line');
+      const { spec, rest, fmt } = this.resolve(tokens, text);
+      const why = refuse(spec);
+      if (why) throw new CommandError(why, { start: tokens[0]!.start, end: tokens[tokens.length - rest.length - 1]!.end });
+      const args = this.parseArgs(spec, rest, fmt, text, tokens);
+      return { command: spec.name, result: spec.run(this, args) };
+    } catch (e) {
+      throw shift(toCommandError(e));
     }
   }
 

@@ -6,12 +6,13 @@
  */
 import { RE2JS } from 're2js';
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Document, type Node as YamlNode, type Scalar } from 'yaml';
-import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, Predict } from './lesson-types.ts';
+import { sameAnswer } from './answers.ts';
+import type { Check, CheckValue, Diagnostic, FrontMatter, Goal, GoalAnswer, Predict } from './lesson-types.ts';
 
 const FRONT_KEYS = ['id', 'title', 'summary', 'machine', 'options', 'minutes', 'prerequisites', 'panes'];
-const PREDICT_KEYS = ['question', 'choices', 'answer', 'explain'];
-const GOAL_KEYS = ['title', 'checks', 'hints', 'solution'];
-const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step'];
+const PREDICT_KEYS = ['question', 'choices', 'answer', 'accept', 'explain', 'feedback', 'confidence'];
+const GOAL_KEYS = ['title', 'checks', 'answer', 'hints', 'solution'];
+const CHECK_KEYS = ['run', 'match', 'not_match', 'data', 'equals', 'min', 'max', 'since_step', 'say'];
 
 /** A compiled lesson pattern: only `test`, in time linear in the text. */
 export interface LessonPattern {
@@ -198,6 +199,25 @@ export function parseFrontMatter(text: string, diags: Diagnostic[]): FrontMatter
   return fm;
 }
 
+/** A ```step block: options for the step it stands in. Today one: `diagnosis: true`. */
+export function parseStepOptions(content: string, fenceLine: number, diags: Diagnostic[]): { diagnosis?: boolean } | undefined {
+  const y = new YamlReader(content, fenceLine + 1, diags, 'step');
+  if (y.doc.errors.length) return undefined;
+  const e = mapEntries(y, y.doc.contents, ['diagnosis'], 'step', fenceLine, diags);
+  if (!e) return undefined;
+  const d = e.get('diagnosis');
+  if (!d) {
+    diags.push({ line: fenceLine, message: 'step: give an option (diagnosis: true)' });
+    return undefined;
+  }
+  const v = isScalar(d.node) ? (d.node as Scalar).value : undefined;
+  if (typeof v !== 'boolean') {
+    diags.push({ line: d.line, message: 'step: diagnosis is true or false' });
+    return undefined;
+  }
+  return { diagnosis: v };
+}
+
 export function parsePredict(content: string, fenceLine: number, diags: Diagnostic[]): Predict | undefined {
   const y = new YamlReader(content, fenceLine + 1, diags, 'predict');
   if (y.doc.errors.length) return undefined;
@@ -207,10 +227,34 @@ export function parsePredict(content: string, fenceLine: number, diags: Diagnost
   const answer = str(e, 'answer', 'predict', diags, fenceLine);
   const explain = str(e, 'explain', 'predict', diags, fenceLine);
   const choices = strList(y, e, 'choices', 'predict', diags);
+  const accept = strList(y, e, 'accept', 'predict', diags);
   if (choices && choices.length < 2) diags.push({ line: e.get('choices')!.line, message: 'predict: give at least two choices, or none (the reader types an answer)' });
   if (choices && answer !== undefined && !choices.includes(answer)) diags.push({ line: e.get('answer')!.line, message: `predict: the answer '${answer}' is not one of the choices (${choices.join(', ')})` });
+  if (choices && accept) diags.push({ line: e.get('accept')!.line, message: "predict: 'accept' lists more typed answers; with choices there is one right choice" });
+  const feedback: { answer: string; text: string }[] = [];
+  const fb = e.get('feedback');
+  if (fb && fb.node !== null) {
+    if (!isMap(fb.node)) diags.push({ line: fb.line, message: "predict: 'feedback' must be a map from a wrong answer to what to tell the reader who gives it" });
+    else
+      for (const it of fb.node.items) {
+        const k = scalarText(it.key);
+        const v = scalarText(it.value);
+        const line = y.lineOf(it.key as YamlNode, fb.line);
+        if (k === undefined || v === undefined) diags.push({ line, message: "predict: each 'feedback' entry is WRONG ANSWER: TEXT" });
+        else if (choices && !choices.includes(k)) diags.push({ line, message: `predict: feedback for '${k}', which is not one of the choices (${choices.join(', ')})` });
+        else if ([answer, ...(accept ?? [])].some((x) => x !== undefined && sameAnswer(k, x))) diags.push({ line, message: `predict: feedback is for wrong answers; '${k}' is right (the explanation is what a right answer sees)` });
+        else feedback.push({ answer: k, text: v });
+      }
+  }
+  let confidence = false;
+  const ce = e.get('confidence');
+  if (ce) {
+    const v = isScalar(ce.node) ? (ce.node as Scalar).value : undefined;
+    if (typeof v !== 'boolean') diags.push({ line: ce.line, message: 'predict: confidence is true or false' });
+    else confidence = v;
+  }
   if (question === undefined || answer === undefined || explain === undefined) return undefined;
-  return { line: fenceLine, question, answer, explain, ...(choices ? { choices } : {}) };
+  return { line: fenceLine, question, answer, explain, ...(choices ? { choices } : {}), ...(accept?.length ? { accept } : {}), ...(feedback.length ? { feedback } : {}), ...(confidence ? { confidence } : {}) };
 }
 
 function parseCheck(y: YamlReader, node: unknown, fallback: number, diags: Diagnostic[]): Check | undefined {
@@ -220,6 +264,10 @@ function parseCheck(y: YamlReader, node: unknown, fallback: number, diags: Diagn
   const run = str(e, 'run', 'check', diags, line);
   if (run === undefined) return undefined;
   const c: Check = { line, run };
+  if (e.has('say')) {
+    const say = str(e, 'say', 'check', diags, line);
+    if (say !== undefined) c.say = say;
+  }
   const kinds = ['match', 'not_match', 'data'].filter((k) => e.has(k));
   if (kinds.length !== 1) {
     diags.push({ line, message: `check: give exactly one of match, not_match or data (got ${kinds.length ? kinds.join(', ') : 'none'})` });
@@ -296,15 +344,27 @@ export function parseGoal(content: string, fenceLine: number, step: number, n: n
   if (solution !== undefined && /[\r\n]/.test(solution.trim())) diags.push({ line: e.get('solution')!.line, message: 'goal: the solution is one command line (it is typed into the input line)' });
   const hints = strList(y, e, 'hints', 'goal', diags) ?? [];
   const ce = e.get('checks');
+  const ae = e.get('answer');
   const checks: Check[] = [];
-  if (!ce) diags.push({ line: fenceLine, message: "goal needs 'checks'" });
+  let answer: GoalAnswer | undefined;
+  if (ce && ae) diags.push({ line: ae.line, message: "goal: give 'checks' (the machine's behaviour is checked) or 'answer' (the reader types a value), not both" });
+  else if (ae) {
+    if (isScalar(ae.node) && scalarText(ae.node) !== undefined) answer = { line: ae.line, value: scalarText(ae.node)! };
+    else if (isMap(ae.node)) {
+      const am = mapEntries(y, ae.node, ['run', 'data'], 'goal answer', ae.line, diags);
+      const run = am && str(am, 'run', 'goal answer', diags, ae.line);
+      const data = am && str(am, 'data', 'goal answer', diags, ae.line);
+      if (data !== undefined && !/^[\w$-]+(\.[\w$-]+)*$/.test(data)) diags.push({ line: am!.get('data')!.line, message: `goal answer: data '${data}' must be a dotted path such as records.1.sid` });
+      else if (run !== undefined && data !== undefined) answer = { line: ae.line, run, data };
+    } else diags.push({ line: ae.line, message: 'goal: answer is a value (0x10, avail.idx) or {run: CMD, data: PATH} read from the machine' });
+    if (!answer) return undefined;
+  } else if (!ce) diags.push({ line: fenceLine, message: "goal needs 'checks' (or 'answer', for a goal the reader answers by typing a value)" });
   else if (!isSeq(ce.node) || ce.node.items.length === 0) diags.push({ line: ce.line, message: "goal: 'checks' must be a non-empty list" });
   else
     for (const it of ce.node.items) {
       const c = parseCheck(y, it, ce.line, diags);
       if (c) checks.push(c);
     }
-  if (title === undefined || solution === undefined || checks.length === 0) return undefined;
-  return { id: `s${step}g${n}`, step, line: fenceLine, title, checks, hints, solution: solution.trim() };
+  if (title === undefined || solution === undefined || (checks.length === 0 && !answer)) return undefined;
+  return { id: `s${step}g${n}`, step, line: fenceLine, title, checks, ...(answer ? { answer } : {}), hints, solution: solution.trim() };
 }
-

@@ -9,7 +9,7 @@ import { relative } from 'node:path';
 import { listLessons, findLesson, lessonsDir, type LessonEntry, LessonFileError } from './library.ts';
 import { lintFile, lintLesson } from './lint.ts';
 import { checkLesson, printLesson } from './headless.ts';
-import { ProgressStore, progressFile, standing, standingText } from './progress.ts';
+import { ProgressStore, howPassed, progressFile, standing, standingText } from './progress.ts';
 import type { Diagnostic } from './format.ts';
 
 export interface Io {
@@ -52,7 +52,7 @@ export function cmdLessons(io: Io, json = false): number {
   io.out(`${'id'.padEnd(idW)}  ${'title'.padEnd(tW)}  minutes  progress\n`);
   for (const e of all) {
     const title = e.lesson.meta.title.length > tW ? e.lesson.meta.title.slice(0, tW - 1) + '…' : e.lesson.meta.title;
-    const prog = e.diagnostics.length ? `broken: ${e.diagnostics.length} problem(s); dma-lab lint ${rel(e.file)}` : standingText(standing(e.lesson, store.lesson(e.id)));
+    const prog = e.diagnostics.length ? `broken: ${e.diagnostics.length} problem(s); dma-lab lint ${rel(e.file)}` : standingText(standing(e.lesson, store.lesson(e.id)), { how: true });
     io.out(`${e.id.padEnd(idW)}  ${title.padEnd(tW)}  ${String(e.lesson.meta.minutes || '?').padStart(7)}  ${prog}\n`);
   }
   return 0;
@@ -158,6 +158,7 @@ export async function cmdProgress(args: string[], io: Io, o: { yes?: boolean; al
       io.out(`${id}  ${e.lesson.meta.title}\n`);
       io.out(`  at step ${p.step}/${e.lesson.steps.length - 1}${p.step ? ` "${st.title}"` : ' (introduction)'}; ${s.stepsDone}/${s.steps} steps done\n`);
       io.out(`  cells run ${s.cellsRun}/${s.cells}, predictions ${s.predictions} (${s.predictionsCorrect} right), goals passed ${s.goalsPassed}/${s.goals}${p.lastOpened ? `, last opened ${p.lastOpened.replace('T', ' ').slice(0, 16)} UTC` : ''}\n`);
+      for (const g of e.lesson.steps.flatMap((x) => x.goals)) if (p.goalsPassed.includes(g.id)) io.out(`  goal ${g.id} passed ${howPassed(p.goalHelp?.[g.id])}${g.title ? `: ${g.title}` : ''}\n`);
     }
     if (!any) io.out('no progress yet: dma-lab lessons lists the lessons\n');
     io.out(`(${store.file})\n`);

@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderError, renderLines } from '../commands/render.ts';
-import type { Entry, Notebook } from './engine.ts';
+import { feedbackFor, type Entry, type Notebook } from './engine.ts';
+import { howPassed } from './progress.ts';
 import type { Step } from './format.ts';
 
 /** Output of one command as plain text (errors as the REPL's caret block). */
@@ -43,7 +44,9 @@ function stepMarkdown(nb: Notebook, s: Step, lines: string[]): string {
       const run = nb.runs.get(c.id);
       if (c.predict) {
         const p = nb.progress.predictions[c.id];
-        out.push(`> **Predict:** ${c.predict.question}${c.predict.choices ? ` (${c.predict.choices.join(' / ')})` : ''}\n> ${p ? `You predicted: ${p.answer} (${p.correct ? 'right' : `the answer: ${c.predict.answer}`}). ${c.predict.explain}` : 'No prediction made.'}\n`);
+        const fb = p ? feedbackFor(c.predict, p).feedback : undefined;
+        const sure = p?.confidence ? `, you were ${['guessing', 'fairly sure', 'certain'][p.confidence - 1]}` : '';
+        out.push(`> **Predict:** ${c.predict.question}${c.predict.choices ? ` (${c.predict.choices.join(' / ')})` : ''}\n> ${p ? `You predicted: ${p.answer} (${p.correct ? 'right' : `the answer: ${c.predict.answer}`}${sure}). ${fb ? `${fb} ` : ''}${c.predict.explain}` : 'No prediction made.'}\n`);
       }
       out.push(fence('dma', nb.cellSource(c).join('\n')) + (nb.edits.has(c.id) ? '_(edited)_\n' : ''));
       if (run) out.push(fence('text', transcript(run.entries, prompt)));
@@ -51,7 +54,8 @@ function stepMarkdown(nb: Notebook, s: Step, lines: string[]): string {
     } else {
       const g = b.goal;
       const st = nb.goals.get(g.id);
-      out.push(`**Goal: ${g.title}** — ${st?.passed ? 'passed' : 'not passed yet'}${st && st.hints ? ` (${st.hints} hint${st.hints > 1 ? 's' : ''} used)` : ''}\n`);
+      out.push(`**Goal: ${g.title}** — ${st?.passed ? `passed ${howPassed(nb.progress.goalHelp?.[g.id])}` : 'not passed yet'}${st && !st.passed && st.hints ? ` (${st.hints} hint${st.hints > 1 ? 's' : ''} used)` : ''}\n`);
+      for (const c of g.checks) if (c.say) out.push(`- ${c.say}\n`);
     }
   }
   const free = nb.free.get(s.index);

@@ -25,12 +25,21 @@
  *   choices: [zeros, 0xdeadbeef]          optional; without it the reader types
  *   answer: zeros                         one of the choices when there are choices
  *   explain: RAM reads as zero until written.
+ *   feedback: {0xdeadbeef: Nothing wrote it yet.}   optional: per wrong answer
+ *   accept: [0, nothing]                  optional: more right typed answers (no choices)
+ *   confidence: true                      optional: ask how sure, after the answer
  *   ```
+ *   Until the prediction is made the reader sees nothing after it in the
+ *   step: not the cell's comments, not the prose or goals below it.
  *
  *   ```dma                                a command cell: one command a line
  *   xp/4xw 0x40000000                     `#` starts a comment
  *   xp 0x0a000000   # expect error        a line that is meant to fail
  *   ```
+ *
+ *   ```step                               options for this step (optional, one per step)
+ *   diagnosis: true                       commands leave out what a running kernel
+ *   ```                                   cannot know (where DMA really goes)
  *
  *   ```goal                               an exercise, checked after every command
  *   title: Put 0xcafef00d at 0x40002000
@@ -48,7 +57,7 @@
  */
 import MarkdownIt from 'markdown-it';
 import { lex } from '../commands/lexer.ts';
-import { parseFrontMatter, parseGoal, parsePredict } from './blocks.ts';
+import { parseFrontMatter, parseGoal, parsePredict, parseStepOptions } from './blocks.ts';
 
 export { matcher, toBig } from './blocks.ts';
 
@@ -102,6 +111,8 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
   let cur = steps[0]!;
   let prose: MdToken[] = [];
   let pending: Predict | undefined;
+  let pendingProse = false;
+  let stepOptionsSeen = -1;
   const flushProse = (): void => {
     if (!prose.length) return;
     const maps = prose.filter((t) => t.map);
@@ -126,6 +137,17 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
       continue;
     }
     const kind = t.type === 'fence' ? t.info.trim().split(/\s+/)[0] : undefined;
+    if (kind === 'step') {
+      const fenceLine = t.map![0] + 1;
+      if (t.level !== 0) diags.push({ line: fenceLine, message: 'a step block must stand on its own, not inside a list or quote' });
+      else if (stepOptionsSeen === cur.index) diags.push({ line: fenceLine, message: 'one step block per step' });
+      else {
+        stepOptionsSeen = cur.index;
+        const o = parseStepOptions(t.content, fenceLine, diags);
+        if (o?.diagnosis) cur.diagnosis = true;
+      }
+      continue;
+    }
     if (kind === 'dma' || kind === 'predict' || kind === 'goal') {
       const fenceLine = t.map![0] + 1;
       if (t.level !== 0) {
@@ -143,6 +165,7 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
       } else if (kind === 'predict') {
         if (pending) diags.push({ line: pending.line, message: 'two predict blocks in a row: each attaches to the next dma cell' });
         pending = opts.light ? undefined : parsePredict(t.content, fenceLine, diags);
+        pendingProse = false;
         if (!pending) pending = undefined;
       } else {
         const g = opts.light
@@ -154,6 +177,10 @@ export function parseLesson(text: string, file: string, opts: ParseOptions = {})
         }
       }
       continue;
+    }
+    if (pending && !pendingProse) {
+      pendingProse = true;
+      diags.push({ line: t.map ? t.map[0] + 1 : pending.line, message: 'prose between a predict block and its dma cell: put the predict block right before the cell (prose after a prediction stays hidden until it is made)' });
     }
     prose.push(t);
   }

@@ -63,6 +63,12 @@ export function checkLesson(lesson: Lesson): CheckReport {
     }
     for (const g of s.goals) {
       goals++;
+      if (g.answer) {
+        const want = nb.expectedAnswer(g);
+        if (want.value === undefined) fail(g.answer.line, `goal '${g.title}': the answer cannot be read: ${want.error}`);
+        else if (!nb.answerGoal(g.id, g.solution)?.correct) fail(g.line, `goal '${g.title}': the solution \`${g.solution}\` is not the answer the machine gives now (${want.value})`);
+        continue;
+      }
       if (nb.evaluate(g).pass) warn(g.line, `goal '${g.title}' already passes before its solution is applied (is the check too weak?)`);
       const e = nb.runFree(g.solution)!;
       if (!e.outcome.ok) fail(g.line, `goal '${g.title}': the solution \`${g.solution}\` failed: ${e.outcome.error.message}`);
@@ -120,11 +126,21 @@ export function printLesson(lesson: Lesson, out: (s: string) => void, o: { color
           if (e.outcome.ok && !e.outcome.empty && e.outcome.result.kind === 'machine') machineName = (e.outcome.result.data as { preset: string }).preset;
           return text;
         }).join('\n') + '\n');
-        if (c.predict) out(`Answer: ${c.predict.answer}. ${c.predict.explain}\n`);
+        if (c.predict) {
+          out(`Answer: ${c.predict.answer}. ${c.predict.explain}\n`);
+          for (const f of c.predict.feedback ?? []) out(`  (to "${f.answer}": ${f.text})\n`);
+        }
       } else {
         const g = b.goal;
         out(`\nGoal: ${g.title}\n`);
+        for (const c of g.checks) if (c.say) out(`  - ${c.say}\n`);
         g.hints.forEach((h, i) => out(`  hint ${i + 1}: ${h}\n`));
+        if (g.answer) {
+          const right = nb.answerGoal(g.id, g.solution)?.correct ?? false;
+          out(`  answer: ${g.solution}${right ? '' : '  (not what the machine shows!)'}\n`);
+          if (!right) ok = false;
+          continue;
+        }
         const e = nb.runFree(g.solution)!;
         const pass = nb.evaluate(g).pass;
         out(`  solution: ${g.solution}${pass ? '' : '  (the checks do not pass!)'}\n`);

@@ -47,7 +47,13 @@ export interface Predict {
   question: string;
   choices?: string[];
   answer: string;
+  /** More answers taken as right (free-text predictions). */
+  accept?: string[];
   explain: string;
+  /** Feedback for particular wrong answers (a choice, or a typed answer), shown before the explanation. */
+  feedback?: { answer: string; text: string }[];
+  /** Ask how sure the reader is after the answer (recorded in progress). */
+  confidence?: boolean;
 }
 
 export interface Cell {
@@ -77,6 +83,21 @@ export interface Check {
   min?: CheckValue;
   max?: CheckValue;
   since_step?: boolean;
+  /** What the check means, in the author's words: the only thing the reader sees of it (lint requires it). */
+  say?: string;
+}
+
+/**
+ * A typed-answer goal's answer: the reader types a value (`a`), compared
+ * with a fixed value or with what a read-only command's data holds now.
+ */
+export interface GoalAnswer {
+  line: number;
+  /** The right answer, as written. */
+  value?: string;
+  /** Or: read it from the machine, as a data check reads its value. */
+  run?: string;
+  data?: string;
 }
 
 export interface Goal {
@@ -85,7 +106,10 @@ export interface Goal {
   step: number;
   line: number;
   title: string;
+  /** Empty for a typed-answer goal. */
   checks: Check[];
+  /** Set for a typed-answer goal (no checks): the solution is what the reader would type. */
+  answer?: GoalAnswer;
   hints: string[];
   solution: string;
 }
@@ -103,6 +127,8 @@ export interface Step {
   blocks: Block[];
   cells: Cell[];
   goals: Goal[];
+  /** A ```step block said `diagnosis: true`: commands leave out what a running kernel could not know (Session.diagnosis). */
+  diagnosis?: boolean;
 }
 
 export interface Lesson {

@@ -4,7 +4,8 @@
  * shapes) comes from the parser; this adds what needs the command
  * registry and the presets: the machine and its options exist, every cell
  * line and solution parses, every check and pane command only looks (its
- * spec does not mutate and does not rewrite history), prerequisites name
+ * spec does not mutate and does not rewrite history), every check says in
+ * words what it checks (`say:`), prerequisites name
  * lessons that exist, the id matches the file name.
  */
 import { basename, dirname } from 'node:path';
@@ -32,6 +33,9 @@ function checkLine(s: Session, text: string, line: number, what: string, diags: 
   }
 }
 
+/** Commands that act through a device's real DMA path: they would give a diagnosis step's answer away. */
+const REAL_PATH = ['walk', 'devdma read', 'devdma write', 'x', 'msi'];
+
 /** Lint a parsed lesson (diagnostics from parsing included by the caller). */
 export function lintLesson(lesson: Lesson, otherIds?: string[]): Diagnostic[] {
   const diags: Diagnostic[] = [];
@@ -56,10 +60,19 @@ export function lintLesson(lesson: Lesson, otherIds?: string[]): Diagnostic[] {
   if (!session) return diags;
   for (const p of m.panes) checkLine(session, p.run, p.line, `pane '${p.title}' command`, diags, true);
   for (const s of lesson.steps) {
-    for (const c of s.cells) for (const cmd of cellCommands(c)) checkLine(session, cmd.text, cmd.line, 'cell command', diags, false);
+    for (const c of s.cells)
+      for (const cmd of cellCommands(c)) {
+        checkLine(session, cmd.text, cmd.line, 'cell command', diags, false);
+        const p = s.diagnosis ? session.parse(cmd.text) : undefined;
+        if (p?.ok && p.spec && REAL_PATH.includes(p.spec.name)) diags.push({ line: cmd.line, message: `\`${cmd.text.trim()}\` in a diagnosis step: '${p.spec.name}' follows the device's real DMA path, which diagnosis mode hides (leave it for a later step)` });
+      }
     for (const g of s.goals) {
-      checkLine(session, g.solution, g.line, `goal '${g.title}' solution`, diags, false);
-      for (const c of g.checks) checkLine(session, c.run, c.line, 'check command', diags, true);
+      if (!g.answer) checkLine(session, g.solution, g.line, `goal '${g.title}' solution`, diags, false);
+      for (const c of g.checks) {
+        checkLine(session, c.run, c.line, 'check command', diags, true);
+        if (!c.say?.trim()) diags.push({ line: c.line, message: "check: say what it checks in words the reader understands (say: ...); the reader never sees the command or the data path" });
+      }
+      if (g.answer?.run) checkLine(session, g.answer.run, g.answer.line, 'goal answer command', diags, true);
     }
   }
   return diags;

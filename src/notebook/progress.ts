@@ -12,9 +12,23 @@
  *         "furthest": 4,                    furthest step reached (a prose step counts as done once reached)
  *         "cellsRun": ["s1c1", "s2c1"],     cells run at least once: s<step>c<n>, n from 1 within the step
  *         "predictions": {                  predictions made, by cell id
- *           "s2c1": {"answer": "zeros", "correct": true}
+ *           "s2c1": {"answer": "zeros", "correct": true, "confidence": 2}   confidence (1-3) only when the lesson asked
  *         },
  *         "goalsPassed": ["s3g1"],          goals passed at least once: s<step>g<n>
+ *         "goalHelp": {                     optional: help taken on a goal before it first passed,
+ *           "s3g1": {"hints": 2, "solution": false}   frozen once it passed: 0 hints and no
+ *         },                                solution is "unaided"; solution true is "from the solution"
+ *         "work": {                         optional: what the reader did, replayed when the lesson reopens
+ *           "lesson": "3f2a9c0d1e4b5a69",   the lesson text it was recorded on (16 hex digits of its SHA-256)
+ *           "actions": [                    in order, at most MAX_WORK_ACTIONS:
+ *             {"p": 2},                     the machine rebuilt for step 2 from the lesson (cells, solutions)
+ *             {"g": 3},                     went to step 3
+ *             {"c": "s3c1"},                ran cell s3c1 (with "src": [lines] when the reader had edited it)
+ *             {"f": "write 0x40002000 1"},  ran a command of their own (undo included)
+ *             {"r": 1}                      reset the step
+ *           ],
+ *           "truncated": true               optional: the limit was hit; the work is not replayed
+ *         },
  *         "lastOpened": "2025-06-01T10:00:00.000Z"   ISO 8601, when the lesson was last opened
  *       }
  *     }
@@ -38,9 +52,56 @@ export interface LessonProgress {
   step: number;
   furthest: number;
   cellsRun: string[];
-  predictions: Record<string, { answer: string; correct: boolean }>;
+  predictions: Record<string, Prediction>;
   goalsPassed: string[];
+  /** Help taken on each goal before it first passed (see the format above). */
+  goalHelp?: Record<string, GoalHelp>;
+  /** What the reader did, to replay on reopening (see the format above). */
+  work?: WorkLog;
   lastOpened?: string;
+}
+
+/** One thing the reader did that changed the machine or the step (see the format above). */
+export type WorkAction = { p: number } | { g: number } | { c: string; src?: string[] } | { f: string } | { r: 1 };
+
+export interface WorkLog {
+  lesson: string;
+  actions: WorkAction[];
+  truncated?: boolean;
+}
+
+/** Stated limits on the work kept for replay: actions per lesson, characters per command line. */
+export const MAX_WORK_ACTIONS = 1000;
+export const MAX_WORK_LINE = 1000;
+
+const isAction = (a: unknown): a is WorkAction => {
+  if (!isObj(a)) return false;
+  const keys = Object.keys(a);
+  if (keys.length === 1 && (keys[0] === 'p' || keys[0] === 'g')) return isCount(a[keys[0]!]);
+  if (keys.length === 1 && keys[0] === 'f') return typeof a.f === 'string' && a.f.length <= MAX_WORK_LINE;
+  if (keys.length === 1 && keys[0] === 'r') return a.r === 1;
+  if (keys.includes('c') && keys.every((k) => k === 'c' || k === 'src')) return typeof a.c === 'string' && (a.src === undefined || (isStrList(a.src) && a.src.every((l) => l.length <= MAX_WORK_LINE)));
+  return false;
+};
+
+/** Help taken on a goal: hints shown, and whether the solution was asked for. */
+export interface GoalHelp {
+  hints: number;
+  solution: boolean;
+}
+
+/** How a passed goal was passed, in words: "unaided", "after hint 2", "from the solution". */
+export function howPassed(h: GoalHelp | undefined): string {
+  if (h?.solution) return 'from the solution';
+  if (h?.hints) return `after hint ${h.hints}`;
+  return 'unaided';
+}
+
+/** A prediction made: the answer (a choice's text when picked by number), right or not, how sure (1 guessing, 2 fairly sure, 3 certain) when asked. */
+export interface Prediction {
+  answer: string;
+  correct: boolean;
+  confidence?: number;
 }
 
 export interface ProgressFile {
@@ -93,7 +154,24 @@ export function validateProgress(v: unknown): string[] {
     else
       for (const [cell, pr] of Object.entries(p.predictions)) {
         if (!isObj(pr) || typeof pr.answer !== 'string' || typeof pr.correct !== 'boolean') errs.push(`${at}.predictions.${cell} must be {answer: text, correct: true|false}`);
+        else if (pr.confidence !== undefined && ![1, 2, 3].includes(pr.confidence as number)) errs.push(`${at}.predictions.${cell}.confidence must be 1, 2 or 3`);
       }
+    if (p.goalHelp !== undefined) {
+      if (!isObj(p.goalHelp)) errs.push(`${at}.goalHelp must be an object keyed by goal id`);
+      else
+        for (const [g, h] of Object.entries(p.goalHelp)) {
+          if (!isObj(h) || !isCount(h.hints) || typeof h.solution !== 'boolean') errs.push(`${at}.goalHelp.${g} must be {hints: count, solution: true|false}`);
+        }
+    }
+    if (p.work !== undefined) {
+      const w = p.work;
+      if (!isObj(w) || typeof w.lesson !== 'string' || !Array.isArray(w.actions) || (w.truncated !== undefined && typeof w.truncated !== 'boolean')) errs.push(`${at}.work must be {lesson: text, actions: [...], truncated?: true|false}`);
+      else if (w.actions.length > MAX_WORK_ACTIONS) errs.push(`${at}.work holds ${w.actions.length} actions: at most ${MAX_WORK_ACTIONS} are kept (a stated limit)`);
+      else {
+        const bad = w.actions.findIndex((a) => !isAction(a));
+        if (bad >= 0) errs.push(`${at}.work.actions.${bad} is not an action ({p: step}, {g: step}, {c: cell, src?: [lines]}, {f: command}, {r: 1})`);
+      }
+    }
     if (p.lastOpened !== undefined && (typeof p.lastOpened !== 'string' || Number.isNaN(Date.parse(p.lastOpened)))) errs.push(`${at}.lastOpened must be an ISO 8601 date`);
   }
   return errs;
@@ -108,8 +186,15 @@ function normalize(f: ProgressFile): ProgressFile {
       step: p.step,
       furthest: Math.max(p.furthest, p.step),
       cellsRun: [...new Set(p.cellsRun)],
-      predictions: Object.assign(noProto<{ answer: string; correct: boolean }>(), p.predictions),
+      predictions: Object.assign(
+        noProto<Prediction>(),
+        Object.fromEntries(Object.entries(p.predictions).map(([k, v]) => [k, { answer: v.answer, correct: v.correct, ...(v.confidence !== undefined ? { confidence: v.confidence } : {}) }])),
+      ),
       goalsPassed: [...new Set(p.goalsPassed)],
+      ...(p.goalHelp && Object.keys(p.goalHelp).length
+        ? { goalHelp: Object.assign(noProto<GoalHelp>(), Object.fromEntries(Object.entries(p.goalHelp).map(([k, v]) => [k, { hints: v.hints, solution: v.solution }]))) }
+        : {}),
+      ...(p.work ? { work: { lesson: p.work.lesson, actions: p.work.actions.map((a) => ({ ...a })), ...(p.work.truncated ? { truncated: true } : {}) } } : {}),
       ...(p.lastOpened ? { lastOpened: p.lastOpened } : {}),
     };
   }
@@ -358,6 +443,10 @@ export interface LessonStanding {
   cells: number;
   predictions: number;
   predictionsCorrect: number;
+  /** Passed goals by how: unaided, after hints (the hint numbers), from the solution. */
+  unaided: number;
+  afterHints: number[];
+  fromSolution: number;
 }
 
 /**
@@ -381,11 +470,30 @@ export function standing(lesson: Lesson, p: LessonProgress | undefined): LessonS
     cells: cells.length,
     predictions: preds.length,
     predictionsCorrect: preds.filter((x) => x.correct).length,
+    ...helpCounts(goals.filter((g) => passed.has(g.id)).map((g) => p?.goalHelp?.[g.id])),
   };
 }
 
-/** "3/7 steps, goals 1/2" or "not started". */
-export function standingText(s: LessonStanding): string {
+function helpCounts(hs: (GoalHelp | undefined)[]): { unaided: number; afterHints: number[]; fromSolution: number } {
+  return {
+    unaided: hs.filter((h) => !h?.solution && !h?.hints).length,
+    afterHints: hs.filter((h) => h && !h.solution && h.hints > 0).map((h) => h!.hints).sort((a, b) => a - b),
+    fromSolution: hs.filter((h) => h?.solution).length,
+  };
+}
+
+/** "3/7 steps, goals 1/2" or "not started"; with `how`, how the goals were passed: "goals 1/2 (1 after hint 2)". */
+export function standingText(s: LessonStanding, o: { how?: boolean } = {}): string {
   if (!s.started) return 'not started';
-  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}` : ''}`;
+  return `${s.stepsDone}/${s.steps} steps${s.goals ? `, goals ${s.goalsPassed}/${s.goals}${o.how && s.goalsPassed ? ` (${howText(s)})` : ''}` : ''}`;
+}
+
+/** "1 unaided, 1 after hint 2, 1 from the solution". */
+export function howText(s: Pick<LessonStanding, 'unaided' | 'afterHints' | 'fromSolution'>): string {
+  const parts: string[] = [];
+  if (s.unaided) parts.push(`${s.unaided} unaided`);
+  if (s.afterHints.length === 1) parts.push(`1 after hint ${s.afterHints[0]}`);
+  else if (s.afterHints.length) parts.push(`${s.afterHints.length} after hints (${s.afterHints.join(', ')})`);
+  if (s.fromSolution) parts.push(`${s.fromSolution} from the solution`);
+  return parts.join(', ');
 }

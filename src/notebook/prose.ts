@@ -41,22 +41,37 @@ function charWidth(ch: string): number {
 
 export const lineWidth = (l: DocLine): number => l.reduce((n, s) => n + textWidth(s.text), 0);
 
-/** Cut a line to `width` cells, marking the cut with an ellipsis. */
+/** How far back a cut looks for a blank, so a word (a 64-bit hex number is 18 characters) is dropped whole rather than cut. */
+const CUT_BACKOFF = 24;
+
+/**
+ * Cut a line to `width` cells, marking the cut with an ellipsis. A cut that
+ * would fall inside a word moves back to the blank before it (up to
+ * CUT_BACKOFF cells), so a hex number is never shown cut short, where a
+ * reader could take 0x8800d0… for a whole number.
+ */
 export function truncateLine(l: DocLine, width: number): DocLine {
   if (lineWidth(l) <= width) return l;
-  const out: DocLine = [];
+  const text = l.map((x) => x.text).join('');
   let left = Math.max(0, width - 1);
-  for (const s of l) {
-    if (left <= 0) break;
-    let t = '';
-    for (const ch of s.text) {
-      const w = textWidth(ch);
-      if (w > left) break;
-      t += ch;
-      left -= w;
-    }
-    if (t) out.push({ ...s, text: t });
-    if (t.length < s.text.length) break;
+  let c = 0;
+  for (const ch of text) {
+    const w = textWidth(ch);
+    if (w > left) break;
+    left -= w;
+    c += ch.length;
+  }
+  if (c > 0 && c < text.length && text[c] !== ' ' && text[c - 1] !== ' ') {
+    const b = text.lastIndexOf(' ', c - 1);
+    if (b > 0 && c - b <= CUT_BACKOFF && text.slice(0, b).trim()) c = b + 1;
+  }
+  const out: DocLine = [];
+  let at = 0;
+  for (const sp of l) {
+    const end = Math.min(c, at + sp.text.length);
+    if (end > at) out.push({ ...sp, text: sp.text.slice(0, end - at) });
+    at += sp.text.length;
+    if (at >= c) break;
   }
   out.push({ text: '…', style: 'dim' });
   return out;

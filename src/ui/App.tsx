@@ -40,8 +40,13 @@ function openLesson(entry: LessonEntry, store: ProgressStore): Screen {
   const nb = Notebook.forLesson(lesson, { progress: store.ensure(entry.id) });
   store.save();
   const p = nb.prepared;
-  const status: DocLine | undefined =
-    p.cells || p.solutions
+  const r = nb.restored;
+  const why = r.skipped === 'truncated' ? 'your work here was longer than the stated limit, so ' : r.skipped === 'lesson-changed' ? 'the lesson changed since your last visit, so ' : '';
+  const status: DocLine | undefined = r.actions
+    ? [{ text: `welcome back: step ${nb.step}/${nb.stepCount}; your own work was replayed (${r.cells} cell run${r.cells === 1 ? '' : 's'}, ${r.commands} command${r.commands === 1 ? '' : 's'} of yours)`, style: 'dim' }]
+    : why && (p.cells || p.solutions)
+      ? [{ text: `welcome back: step ${nb.step}/${nb.stepCount}; ${why}the machine was rebuilt from the lesson's ${p.cells} cells and ${p.solutions} solutions before it`, style: 'warn' }]
+      : p.cells || p.solutions
       ? [{ text: `welcome back: step ${nb.step}/${nb.stepCount}; the machine was rebuilt by running the ${p.cells} cell${p.cells === 1 ? '' : 's'} and ${p.solutions} solution${p.solutions === 1 ? '' : 's'} before it${p.failures.length ? ` (${p.failures.length} failed)` : ''}`, style: p.failures.length ? 'warn' : 'dim' }]
       : undefined;
   return { kind: 'notebook', nb, status };

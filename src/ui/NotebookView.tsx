@@ -13,6 +13,7 @@ import { useMemo, useRef } from 'react';
 import { Box, Text, useInput } from 'ink';
 import type { Notebook } from '../notebook/engine.ts';
 import { exportNotebook } from '../notebook/export.ts';
+import { howPassed } from '../notebook/progress.ts';
 import { cellCommands } from '../notebook/format.ts';
 import { lineText } from '../inspect/view.ts';
 import type { DocLine } from '../notebook/prose.ts';
@@ -62,12 +63,23 @@ interface ViewState {
   status: DocLine | undefined;
   edit: CellEdit | undefined;
   predicting: string | undefined;
+  /** The inspector is hidden (z); grow moves the split (< >). */
+  paneHidden: boolean;
+  grow: number;
+  /** The typed-answer goal the answer line is for (mode 'predict' without a cell). */
+  answering: string | undefined;
+  /** The answer given, while the lesson asks how sure the reader is. */
+  sure: string | undefined;
   answer: E.LineState;
   input: E.LineState;
 }
 
+/** The step's cells the reader can see (none after a prediction still to be made). */
+const visibleCells = (nb: Notebook): NonNullable<Notebook['current']>['cells'] =>
+  nb.revealed().blocks.flatMap((b) => (b.kind === 'cell' ? [b.cell] : []));
+
 const firstCell = (nb: Notebook): string | undefined => {
-  const cells = nb.current?.cells ?? [];
+  const cells = visibleCells(nb);
   return (cells.find((c) => !nb.runs.has(c.id)) ?? cells[0])?.id;
 };
 
@@ -85,6 +97,10 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     status: initialStatus,
     edit: undefined,
     predicting: undefined,
+    sure: undefined,
+    answering: undefined,
+    paneHidden: false,
+    grow: 0,
     answer: E.at(''),
     input: E.at(''),
   }));
@@ -93,7 +109,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const topRef = useRef(0);
   const { mode, help, selected, anchor, edit, predicting, status } = st;
 
-  const layout = computeLayout(size.columns, size.rows, { inputRows: edit ? edit.lines.length : 1 });
+  const layout = computeLayout(size.columns, size.rows, { inputRows: edit ? edit.lines.length : 1, inspector: !st.paneHidden, grow: st.grow });
   const doc = useMemo(() => stepDocument(nb, { width: layout.lesson.width - 1, color, selected: mode === 'notebook' || mode === 'predict' || mode === 'edit' ? selected : undefined, predicting }), [nb, nb.version, layout.lesson.width, color, selected, predicting, mode]);
 
   // Where the lesson window starts: an anchor (set by the last action) wins over the manual scroll.
@@ -105,7 +121,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const titles = paneDefs.map((d, i) => (i === paneIdx ? paneView.title : d.title));
 
   // read nb at call time: several keys can run before the next render (keys.ts, splitKeys)
-  const stepCells = (): NonNullable<typeof nb.current>['cells'] => nb.current?.cells ?? [];
+  const stepCells = (): NonNullable<typeof nb.current>['cells'] => visibleCells(nb);
   const say = (text: string, style: DocLine[number]['style'] = undefined): void => set({ status: [{ text, style }] });
   const saveQuietly = (): void => {
     try {
@@ -117,7 +133,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   const passedNow = (): Set<string> => new Set((nb.current?.goals ?? []).filter((g) => nb.goals.get(g.id)?.passed).map((g) => g.id));
   const goalNews = (before: Set<string>): void => {
     const newly = (nb.current?.goals ?? []).filter((g) => nb.goals.get(g.id)?.passed && !before.has(g.id));
-    if (newly.length) say(`✓ goal passed: ${newly.map((g) => g.title).join('; ')}`, 'ok');
+    if (newly.length) say(`✓ goal passed ${newly.map((g) => `${howPassed(nb.progress.goalHelp?.[g.id])}: ${g.title}`).join('; ')}`, 'ok');
   };
 
   const runCellNow = (id: string): void => {
@@ -177,7 +193,7 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   };
 
   const askPrediction = (id: string): void => {
-    set({ predicting: id, answer: E.at(''), mode: 'predict', anchor: { kind: 'cell', id } });
+    set({ predicting: id, sure: undefined, answer: E.at(''), mode: 'predict', anchor: { kind: 'cell', id } });
     say('make your prediction first: it is recorded, then the cell runs', 'warn');
   };
 
@@ -265,14 +281,25 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     'step.prev': () => gotoStep(nb.step - 1),
     hint: () => {
       const g = nb.activeGoal();
-      if (!g) return say('this step has no goal', 'dim');
+      if (!g) return say(nb.revealed().hidden ? 'answer the question first: the rest of the step follows it' : 'this step has no goal', 'dim');
       const h = nb.hint(g.id);
       if (!h) return say(g.hints.length ? 'no more hints: s types the solution into the input line' : 'this goal has no hints: s types the solution into the input line', 'dim');
       say(`hint ${h.n}/${h.of}: ${h.text}`, 'key');
     },
+    'goal.answer': () => {
+      const g = nb.activeGoal();
+      if (!g?.answer) return say(g ? "this step's goal is checked on the machine: type commands (:) until it passes" : 'this step has no goal', 'dim');
+      set({ answering: g.id, predicting: undefined, sure: undefined, answer: E.at(''), mode: 'predict' });
+      say(`your answer: ${g.title}`, 'key');
+    },
     solution: () => {
       const g = nb.activeGoal();
-      if (!g) return say('this step has no goal', 'dim');
+      if (!g) return say(nb.revealed().hidden ? 'answer the question first: the rest of the step follows it' : 'this step has no goal', 'dim');
+      nb.useSolution(g.id);
+      if (g.answer) {
+        set({ answering: g.id, predicting: undefined, sure: undefined, answer: E.at(g.solution), mode: 'predict' });
+        return say('the solution is in the answer line: ⏎ gives it, Esc leaves it', 'key');
+      }
       set({ input: E.at(g.solution), mode: 'input' });
       say('the solution is in the input line: ⏎ runs it, Esc leaves it', 'key');
     },
@@ -296,6 +323,24 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
       else if (e && e.outcome.ok && !e.outcome.empty) say(lineText(e.outcome.result.lines[0] ?? []), 'dim');
     },
     export: () => say(`notebook written to ${exportNotebook(nb, version, exportDir)}`, 'ok'),
+    'pane.hide': () => {
+      set({ paneHidden: !st.paneHidden });
+      say(st.paneHidden ? 'inspector hidden: z shows it again' : 'inspector shown', 'dim');
+    },
+    'pane.grow': () => {
+      if (st.paneHidden) return say('the inspector is hidden: z shows it', 'dim');
+      const before = computeLayout(size.columns, size.rows, { grow: st.grow });
+      const after = computeLayout(size.columns, size.rows, { grow: st.grow + 1 });
+      if (after.inspector.width === before.inspector.width && after.inspector.rows === before.inspector.rows) return say('the inspector is as big as it gets: the lesson keeps the rest', 'dim');
+      set({ grow: st.grow + 1 });
+    },
+    'pane.shrink': () => {
+      if (st.paneHidden) return say('the inspector is hidden: z shows it', 'dim');
+      const before = computeLayout(size.columns, size.rows, { grow: st.grow });
+      const after = computeLayout(size.columns, size.rows, { grow: st.grow - 1 });
+      if (after.inspector.width === before.inspector.width && after.inspector.rows === before.inspector.rows) return say('the inspector is as small as it gets (z hides it)', 'dim');
+      set({ grow: st.grow - 1 });
+    },
     'pane.next': () => set((s) => ({ pane: (Math.min(s.pane, paneDefs.length - 1) + 1) % paneDefs.length, paneScroll: 0 })),
     'pane.prev': () => set((s) => ({ pane: (Math.min(s.pane, paneDefs.length - 1) + paneDefs.length - 1) % paneDefs.length, paneScroll: 0 })),
     // the memory pane scrolls through memory (no bounds here); command panes through their lines
@@ -306,19 +351,42 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
     'line.submit': () => {
       if (st.mode === 'input') return submitFree();
       if (st.mode === 'edit') return finishEdit(true);
+      if (st.mode === 'predict' && st.answering) {
+        const gid = st.answering;
+        if (!st.answer.text.trim()) return say('type your answer first (Esc: not now)', 'warn');
+        const given = st.answer.text.trim();
+        const r = nb.answerGoal(gid, given);
+        const g = nb.current?.goals.find((x) => x.id === gid);
+        set({ mode: 'notebook', answering: undefined, answer: E.at('') });
+        if (r?.correct) say(`✓ right: goal passed ${howPassed(nb.progress.goalHelp?.[gid])}: ${g?.title ?? ''}`, 'ok');
+        else say(`✗ ${given} is not it: look again (h for a hint)`, 'warn');
+        saveQuietly();
+        return;
+      }
       const id = st.predicting;
       if (st.mode !== 'predict' || !id) return;
-      if (!st.answer.text.trim()) return say('type a prediction first (Esc: not now)', 'warn');
-      const rec = nb.predict(id, st.answer.text);
-      set({ mode: 'notebook', predicting: undefined, answer: E.at('') });
+      if (!st.answer.text.trim()) return say(st.sure !== undefined ? 'type 1, 2 or 3 (Esc: not now)' : 'type a prediction first (Esc: not now)', 'warn');
+      let given = st.answer.text;
+      let confidence: number | undefined;
+      if (st.sure !== undefined) {
+        confidence = Number(st.answer.text.trim());
+        if (![1, 2, 3].includes(confidence)) return say('how sure are you? 1 guessing, 2 fairly sure, 3 certain', 'warn');
+        given = st.sure;
+      } else if (nb.cell(id)?.predict?.confidence) {
+        set({ sure: given, answer: E.at('') });
+        return say('how sure are you? 1 guessing, 2 fairly sure, 3 certain', 'key');
+      }
+      const rec = nb.predict(id, given, confidence);
+      set({ mode: 'notebook', predicting: undefined, sure: undefined, answer: E.at('') });
       runCellNow(id);
-      if (rec) say(rec.correct ? `✓ you predicted ${rec.answer}: right` : `✗ you predicted ${rec.answer}: the explanation is under the output`, rec.correct ? 'ok' : 'warn');
+      if (rec) say(rec.correct ? `✓ you predicted ${rec.answer}: right` : `✗ you predicted ${rec.answer}: ${rec.feedback ? 'see what it means' : 'the explanation is'} under the output`, rec.correct ? 'ok' : 'warn');
     },
     'line.leave': () => {
       if (st.mode === 'edit') return finishEdit(false);
       if (st.mode === 'predict') {
-        set({ predicting: undefined, answer: E.at('') });
-        say('no prediction made; the cell did not run', 'dim');
+        if (st.answering) say('no answer given', 'dim');
+        else say('no prediction made; the cell did not run', 'dim');
+        set({ predicting: undefined, sure: undefined, answering: undefined, answer: E.at('') });
       }
       set({ mode: 'notebook' });
     },
@@ -431,11 +499,11 @@ export function NotebookView({ nb, history, version, onSave, onQuit, onHome, ini
   ) : (
     <Box flexDirection="column" height={layout.bodyRows}>
       <LessonPane lines={doc.rows} top={top} rows={layout.lesson.rows} width={layout.lesson.width} />
-      <Inspector titles={titles} active={paneIdx} lines={paneView.lines} top={paneView.top} rows={layout.inspector.rows} width={layout.inspector.width} />
+      {layout.inspector.rows > 0 ? <Inspector titles={titles} active={paneIdx} lines={paneView.lines} top={paneView.top} rows={layout.inspector.rows} width={layout.inspector.width} /> : null}
     </Box>
   );
 
-  const prompt = mode === 'predict' ? 'prediction › ' : `(${nb.machineName}) `;
+  const prompt = mode === 'predict' ? (st.answering ? 'answer › ' : st.sure !== undefined ? 'how sure? 1 guessing · 2 fairly sure · 3 certain › ' : 'prediction › ') : `(${nb.machineName}) `;
   return (
     <Box flexDirection="column" width={width} height={Math.max(1, size.rows - 1)}>
       <Box flexDirection="row" height={1}>

@@ -11,7 +11,21 @@ import { formatError } from '../commands/errors.ts';
 import type { Entry, Notebook } from '../notebook/engine.ts';
 import { cellCommands, type Cell, type Goal, type MdToken } from '../notebook/format.ts';
 import { describeCheck } from '../notebook/checks.ts';
-import { renderProse, wrapSpans, type DocLine } from '../notebook/prose.ts';
+import { howPassed } from '../notebook/progress.ts';
+import { renderProse, textWidth, wrapSpans, type DocLine } from '../notebook/prose.ts';
+import { lex } from '../commands/lexer.ts';
+
+/** How sure a reader said they were (confidence 1-3). */
+export const CONFIDENCE = ['guessing', 'fairly sure', 'certain'];
+
+/** Where a cell line's code ends (its `#` comment starts). */
+function codeEnd(text: string): number {
+  try {
+    return lex(text).codeEnd;
+  } catch {
+    return text.length;
+  }
+}
 
 export interface StepDoc {
   rows: DocLine[];
@@ -33,8 +47,52 @@ function prose(tokens: MdToken[], width: number, color: boolean): DocLine[] {
 
 const indentLine = (l: Line | DocLine, pad: string): DocLine => (pad ? [{ text: pad }, ...l] : [...l]);
 
-/** A command's output (or its error as the REPL's caret block), indented. */
-export function entryRows(e: Entry, pad: string, prompt?: string): DocLine[] {
+/** The spans of a line between two character offsets. */
+function sliceLine(l: DocLine, from: number, to: number): DocLine {
+  const out: DocLine = [];
+  let at = 0;
+  for (const sp of l) {
+    const a = Math.max(from, at);
+    const b = Math.min(to, at + sp.text.length);
+    if (b > a) out.push(sp.style ? { text: sp.text.slice(a - at, b - at), style: sp.style } : { text: sp.text.slice(a - at, b - at) });
+    at += sp.text.length;
+  }
+  return out;
+}
+
+/**
+ * A line of command output folded to `width`: it breaks at the last blank
+ * that fits, so a word (a hex number, an event name) is never cut; the
+ * continuation is indented two columns past the line's own indent. Only a
+ * word longer than the whole width is broken inside.
+ */
+export function foldLine(l: DocLine, width: number): DocLine[] {
+  const text = l.map((x) => x.text).join('');
+  if (width <= 0 || textWidth(text) <= width || text.length !== textWidth(text)) return [l];
+  const indent = Math.min(text.length - text.trimStart().length + 2, Math.floor(width / 2));
+  const out: DocLine[] = [];
+  let s = 0;
+  let first = true;
+  while (s < text.length) {
+    const room = first ? width : width - indent;
+    if (text.length - s <= room) {
+      out.push(first ? sliceLine(l, s, text.length) : [{ text: ' '.repeat(indent) }, ...sliceLine(l, s, text.length)]);
+      break;
+    }
+    const lead = first ? text.length - text.trimStart().length : 0;
+    let b = text.lastIndexOf(' ', s + room);
+    if (b <= s + lead) b = s + room; // one word longer than the line: only then is it cut
+    const part = sliceLine(l, s, b);
+    out.push(first ? part : [{ text: ' '.repeat(indent) }, ...part]);
+    s = b;
+    while (text[s] === ' ') s++;
+    first = false;
+  }
+  return out;
+}
+
+/** A command's output (or its error as the REPL's caret block), indented; output lines are folded to `width` when given. */
+export function entryRows(e: Entry, pad: string, prompt?: string, width?: number): DocLine[] {
   const rows: DocLine[] = [];
   if (prompt !== undefined) rows.push([{ text: pad }, { text: prompt, style: 'prompt' }, { text: e.line, style: 'cell' }]);
   const o = e.outcome;
@@ -44,7 +102,7 @@ export function entryRows(e: Entry, pad: string, prompt?: string): DocLine[] {
     lines.forEach((t, i) => rows.push([{ text: pad }, { text: t, style: i === 0 || t.trimStart().startsWith('^') ? (e.expectError ? 'warn' : 'bad') : undefined }]));
     return rows;
   }
-  for (const l of o.result.lines) rows.push(indentLine(l, pad));
+  for (const l of o.result.lines) rows.push(...(width ? foldLine(indentLine(l, pad), width) : [indentLine(l, pad)]));
   return rows;
 }
 
@@ -53,17 +111,22 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
   const start = rows.length;
   const sel = o.selected === c.id;
   const source = nb.cellSource(c);
-  const commands = new Set(cellCommands({ ...c, source }).map((x) => x.text));
+  const cmds = cellCommands({ ...c, source });
+  const commands = new Set(cmds.map((x) => x.text));
   const gutter = `[${n}]`;
-  source.forEach((text, i) => {
+  const pending = nb.pendingPrediction(c.id);
+  // Until the prediction is made the cell's comments stay hidden: they could answer it.
+  const shown = pending ? cmds.map((x) => x.text.slice(0, codeEnd(x.text)).trimEnd()) : source;
+  if (pending) for (const x of shown) commands.add(x);
+  shown.forEach((text, i) => {
     const g = i === 0 ? (sel ? `▶${gutter}` : ` ${gutter}`) : ' '.repeat(gutter.length + 1);
     rows.push([{ text: g, style: sel ? 'select' : 'dim' }, { text: ' ' }, { text, style: commands.has(text) ? 'cell' : 'dim' }]);
   });
   const pad = ' '.repeat(gutter.length + 2);
   const run = nb.runs.get(c.id);
   const edited = nb.edits.has(c.id);
-  const pending = nb.pendingPrediction(c.id);
   if (pending) {
+    if (shown.length < source.length || shown.some((t, i) => t !== source[i])) rows.push([{ text: pad }, { text: "(the cell's comments appear after your prediction)", style: 'dim' }]);
     rows.push(...wrapSpans([{ text: `? Predict: ${pending.question}`, style: 'warn' }], o.width, [{ text: pad }]));
     pending.choices?.forEach((ch, i) => rows.push([{ text: pad + '  ' }, { text: `${i + 1}. `, style: 'key' }, { text: ch }]));
     if (o.predicting === c.id) rows.push([{ text: pad }, { text: pending.choices ? 'type a number or your answer below, then ⏎' : 'type your answer below, then ⏎', style: 'dim' }]);
@@ -74,12 +137,15 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
   if (run) {
     if (run.replayed) rows.push([{ text: pad }, { text: '(run when the lesson resumed, to rebuild the machine)', style: 'dim' }]);
     const many = run.entries.length > 1;
-    for (const e of run.entries) rows.push(...entryRows(e, pad, many ? '› ' : undefined));
+    for (const e of run.entries) rows.push(...entryRows(e, pad, many ? '› ' : undefined, o.width));
     if (run.entries.length === 0) rows.push([{ text: pad }, { text: '(nothing to run)', style: 'dim' }]);
     const pr = run.prediction;
     if (pr && c.predict) {
       const verdict = pr.correct ? `✓ you predicted ${pr.answer}: right.` : `✗ you predicted ${pr.answer}; the answer is ${c.predict.answer}.`;
-      rows.push(...wrapSpans([{ text: verdict, style: pr.correct ? 'ok' : 'warn' }, { text: ' ' + c.predict.explain }], o.width, [{ text: pad }]));
+      const sure = pr.confidence ? ` (you were ${CONFIDENCE[pr.confidence - 1]})` : '';
+      rows.push(...wrapSpans([{ text: verdict + sure, style: pr.correct ? 'ok' : 'warn' }], o.width, [{ text: pad }]));
+      if (pr.feedback) rows.push(...wrapSpans([{ text: pr.feedback, style: 'strong' }], o.width, [{ text: pad }]));
+      rows.push(...wrapSpans([{ text: c.predict.explain }], o.width, [{ text: pad }]));
     }
   }
   doc.cells.set(c.id, { start, out, end: rows.length });
@@ -87,16 +153,19 @@ function cellRows(nb: Notebook, c: Cell, n: number, o: { width: number; selected
 
 function goalRows(nb: Notebook, g: Goal, width: number, rows: DocLine[]): void {
   const st = nb.goals.get(g.id);
-  const status: DocLine = st?.passed ? [{ text: '  ✓ passed', style: 'ok' }] : [{ text: '  ○ not yet', style: 'dim' }];
+  const status: DocLine = st?.passed ? [{ text: `  ✓ passed ${howPassed(nb.progress.goalHelp?.[g.id])}`, style: 'ok' }] : [{ text: '  ○ not yet', style: 'dim' }];
   rows.push(...wrapSpans([{ text: '◆ Goal: ', style: 'heading' }, { text: g.title, style: 'strong' }, ...status], width));
   const res = st?.result;
+  // The reader sees each check in the author's words (`say:`), never its command or data path.
   g.checks.forEach((c, i) => {
     const r = res?.checks[i];
     const mark: DocLine = r ? [{ text: r.pass ? '✓ ' : '✗ ', style: r.pass ? 'ok' : 'bad' }] : [{ text: '· ', style: 'dim' }];
-    rows.push(...wrapSpans([...mark, { text: describeCheck(c), style: 'dim' }, ...(r && !r.pass ? [{ text: ` (${r.detail})`, style: 'dim' as const }] : [])], width, [{ text: '  ' }], [{ text: '    ' }]));
+    rows.push(...wrapSpans([...mark, { text: c.say ?? describeCheck(c), style: 'dim' }], width, [{ text: '  ' }], [{ text: '    ' }]));
   });
+  if (g.answer && !st?.passed && st?.wrong !== undefined) rows.push(...wrapSpans([{ text: '✗ ', style: 'bad' }, { text: `you answered ${st.wrong}: not it`, style: 'dim' }], width, [{ text: '  ' }], [{ text: '    ' }]));
   for (let i = 0; i < (st?.hints ?? 0); i++) rows.push(...wrapSpans([{ text: `hint ${i + 1}: `, style: 'key' }, { text: g.hints[i]! }], width, [{ text: '  ' }], [{ text: '    ' }]));
-  if (!st?.passed) rows.push([{ text: '  ' }, { text: `h hint${g.hints.length ? ` (${st?.hints ?? 0}/${g.hints.length})` : ''} · s types the solution into the input line`, style: 'dim' }]);
+  const how = g.answer ? 'a types your answer · s puts the solution in the answer line' : 's types the solution into the input line';
+  if (!st?.passed) rows.push([{ text: '  ' }, { text: `h hint${g.hints.length ? ` (${st?.hints ?? 0}/${g.hints.length})` : ''} · ${how}`, style: 'dim' }]);
 }
 
 export function stepDocument(nb: Notebook, o: { width: number; color: boolean; selected?: string; predicting?: string }): StepDoc {
@@ -114,9 +183,11 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
       rows.push(...wrapSpans([{ text: m.summary, style: 'em' }], w));
       rows.push([{ text: `machine ${m.machine} · about ${m.minutes} minutes · ${nb.stepCount} steps${m.prerequisites.length ? ` · after ${m.prerequisites.join(', ')}` : ''}`, style: 'dim' }]);
     } else rows.push(...wrapSpans([{ text: `${step.index}. ${step.title}`, style: 'heading' }], w));
+    if (step.diagnosis) rows.push(...wrapSpans([{ text: 'Diagnosis mode: ', style: 'key' }, { text: 'commands do not show where DMA really goes (a running kernel cannot see it); reason from what the kernel and the IOMMU record.', style: 'dim' }], w));
     rows.push([]);
     let n = 0;
-    for (const b of step.blocks) {
+    const { blocks, hidden } = nb.revealed(step);
+    for (const b of blocks) {
       if (b.kind === 'prose') rows.push(...prose(b.tokens, w, o.color), []);
       else if (b.kind === 'cell') {
         cellRows(nb, b.cell, ++n, { width: w, selected: o.selected, predicting: o.predicting }, doc);
@@ -126,6 +197,8 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
         rows.push([]);
       }
     }
+    const last = blocks[blocks.length - 1];
+    if (hidden) rows.push(...wrapSpans([{ text: last?.kind === 'goal' ? '… the rest of this step appears once you have answered (a)' : '… the rest of this step appears once you have made your prediction (⏎ on the cell)', style: 'warn' }], w), []);
     if (step.index === 0) rows.push([{ text: 'n (or →) begins the first step.', style: 'dim' }]);
     else if (step.index === nb.stepCount) rows.push([{ text: 'This is the last step.', style: 'dim' }]);
     else rows.push([{ text: `n (or →): step ${step.index + 1}, ${nb.steps[step.index + 1]!.title}`, style: 'dim' }]);
@@ -136,7 +209,7 @@ export function stepDocument(nb: Notebook, o: { width: number; color: boolean; s
     rows.push([]);
     if (nb.lesson) rows.push([{ text: '── your commands ──', style: 'dim' }]);
     const prompt = `(${nb.machineName}) `;
-    for (const e of free) rows.push(...entryRows(e, '', prompt));
+    for (const e of free) rows.push(...entryRows(e, '', prompt, w));
   }
   return doc;
 }

@@ -13,7 +13,7 @@ import type { Key } from 'ink';
  * - notebook: moving around a lesson: cells, steps, panes (the input line is not focused).
  * - input: typing a command in the input line.
  * - edit: editing a cell's text.
- * - predict: typing or picking a prediction before a cell runs.
+ * - predict: typing or picking a prediction before a cell runs (or the answer a goal asks for).
  */
 export type Mode = 'home' | 'notebook' | 'input' | 'edit' | 'predict';
 
@@ -28,6 +28,10 @@ export type Action =
   | 'cell.next'
   | 'cell.run'
   | 'cell.edit'
+  | 'goal.answer'
+  | 'pane.hide'
+  | 'pane.grow'
+  | 'pane.shrink'
   | 'input.focus'
   | 'step.next'
   | 'step.prev'
@@ -113,11 +117,15 @@ export const BINDINGS: Binding[] = [
   { action: 'step.prev', modes: ['notebook'], lessonOnly: true, keys: 'p/←', label: 'step', help: 'previous step', footer: true, match: (i, k) => k.leftArrow || (i === 'p' && plainKey(k)) },
   { action: 'hint', modes: ['notebook'], lessonOnly: true, keys: 'h', label: 'hint', help: 'the next hint for the goal of this step', footer: true, match: ch('h') },
   { action: 'solution', modes: ['notebook'], lessonOnly: true, keys: 's', label: 'solution', help: 'type the goal\'s solution into the input line (not run: ⏎ runs it)', footer: true, match: ch('s') },
+  { action: 'goal.answer', modes: ['notebook'], lessonOnly: true, keys: 'a', label: 'answer', help: 'type your answer to a goal that asks for a value', match: ch('a') },
   { action: 'cell.edit', modes: ['notebook'], lessonOnly: true, keys: 'e', label: 'edit', help: 'edit the selected cell before running it', footer: true, match: ch('e') },
   { action: 'undo', modes: ['notebook'], keys: 'u', label: 'undo', help: 'undo the last command that changed the machine (the undo command)', footer: true, match: ch('u') },
   { action: 'step.reset', modes: ['notebook'], keys: 'r', label: 'reset step', help: 'put the machine back as it was when this step began (exploring a machine: reset it, undoably)', footer: true, match: ch('r') },
   { action: 'pane.next', modes: ['notebook'], keys: 'Tab', label: 'pane', help: 'next inspector pane (Shift+Tab: previous)', footer: true, match: (_i, k) => k.tab && !k.shift },
   { action: 'pane.prev', modes: ['notebook'], keys: 'Shift+Tab', label: '', help: 'previous inspector pane', match: (_i, k) => k.tab && k.shift },
+  { action: 'pane.hide', modes: ['notebook'], keys: 'z', label: '', help: 'hide or show the inspector panes (the lesson takes the whole width)', match: ch('z') },
+  { action: 'pane.grow', modes: ['notebook'], keys: '>', label: '', help: 'make the inspector bigger (wider beside the lesson, taller below it)', match: ch('>') },
+  { action: 'pane.shrink', modes: ['notebook'], keys: '<', label: '', help: 'make the inspector smaller', match: ch('<') },
   { action: 'pane.up', modes: ['notebook'], keys: '[', label: '', help: 'scroll the inspector pane up', match: ch('[') },
   { action: 'pane.down', modes: ['notebook'], keys: ']', label: '', help: 'scroll the inspector pane down', match: ch(']') },
   { action: 'export', modes: ['notebook'], keys: 'x', label: 'export', help: 'write this session as Markdown to lesson-ID-notebook.md in the current directory', footer: true, match: ch('x') },

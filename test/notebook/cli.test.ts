@@ -44,7 +44,7 @@ test('lesson --check reports a goal whose solution does not satisfy it, as FILE:
   writeFileSync(join(lessons, '00-tour.md'), src);
   const r = cli(['lesson', 'tour', '--check'], { env: { ...env, DMA_LAB_LESSONS_DIR: lessons } });
   assert.is(r.status, 1);
-  const line = src.split('\n').findIndex((l) => l.includes('{run: "xp/1xw 0x40002000", match: "0xcafef00d"}')) + 1;
+  const line = src.split('\n').findIndex((l) => l.includes('{run: "xp/1xw 0x40002000", match: "0xcafef00d"')) + 1;
   assert.match(r.stderr, `FAIL ${join(lessons, '00-tour.md').replace(process.cwd() + '/', '')}:${line}: goal 'Put the word 0xcafef00d at 0x40002000': check`);
   assert.match(r.stderr, /\d+ failures?/);
 });

@@ -101,7 +101,8 @@ test('goals: title, checks of every kind, hints, solution, line', () => {
   assert.is(g.checks[0]!.match, '0xcafef00d');
   assert.is(g.checks[1]!.data, 'bytes');
   assert.is(g.checks[1]!.equals!.raw, '0df0feca');
-  assert.is(g.checks[1]!.line, lineOf('  - {run: "xp/4xb 0x40002000", data: bytes, equals: 0df0feca}'));
+  assert.is(g.checks[1]!.line, lineOf('  - {run: "xp/4xb 0x40002000", data: bytes, equals: 0df0feca, say: "its four bytes in memory are 0d f0 fe ca (little-endian)"}'));
+  assert.is(g.checks[1]!.say, 'its four bytes in memory are 0d f0 fe ca (little-endian)');
   const since = goals[2]!.checks;
   assert.is(since[0]!.since_step, true);
   assert.is(since[0]!.match, '/\\d+ pages? touched/');

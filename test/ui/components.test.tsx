@@ -109,7 +109,7 @@ test('the input line: typed commands run, a bad one shows the REPL caret block, 
   assert.match(m.frame(), "error: '0x4000zz' is not a valid number");
   assert.match(m.frame(), '  xp/8xb 0x4000zz\n         ^^^^^^^^');
   await m.press('write 0x40002000 0xcafef00d size=w', '\r');
-  assert.match(m.frame(), '✓ goal passed: Put the word 0xcafef00d at 0x40002000');
+  assert.match(m.frame(), '✓ goal passed unaided: Put the word 0xcafef00d at 0x40002000');
   assert.match(m.frame(), 'goals 1/4');
   await m.press('\x1b[A');
   assert.match(m.frame(), '(arm-virt) write 0x40002000 0xcafef00d size=w', 'Up recalls history');
@@ -125,6 +125,8 @@ test('hint, solution typed into the input line (not run), reset step, export', a
   const m = mount('tour');
   await m.until('intro');
   await m.press('n', 'n', 'h');
+  assert.match(m.frame(), 'answer the question first', 'the goal is hidden behind the step\'s prediction');
+  await m.press('\r', '2', '\r', 'h');
   assert.match(m.frame(), 'hint 1/2: The command is write');
   await m.press('s');
   assert.match(m.frame(), '(arm-virt) write 0x40002000 0xcafef00d size=w');
@@ -135,7 +137,7 @@ test('hint, solution typed into the input line (not run), reset step, export', a
   await m.press('\x1b');
   await tick(60);
   await m.press('r');
-  assert.match(m.frame(), 'machine back to where step 2 began (1 command taken back)');
+  assert.match(m.frame(), 'machine back to where step 2 began (4 commands taken back)', 'the cell run for the prediction, and the solution');
   await m.press('x');
   assert.match(m.frame(), `notebook written to ${join(dir, 'lesson-tour-notebook.md')}`);
   m.r.unmount();

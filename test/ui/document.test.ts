@@ -17,6 +17,9 @@ const open = (step: number) => Notebook.forLesson(lesson, { progress: emptyLesso
 
 test('a step: its title, prose wrapped to the width, cells, goals; outputs appear under their cell once run', () => {
   const nb = open(2);
+  const hidden = stepDocument(nb, { width: 60, color: true, selected: 's2c1' }).rows.map(docText);
+  assert.not.ok(hidden.some((t) => t.startsWith('◆ Goal:')), 'the goal waits behind the prediction');
+  nb.predict('s2c1', '2');
   const before = stepDocument(nb, { width: 60, color: true, selected: 's2c1' });
   const text = before.rows.map(docText);
   assert.is(text[0], '2. Writing memory');

@@ -70,7 +70,8 @@ test('layout: the frame is rows-1 tall at every size; narrow stacks, wide puts t
     } else assert.is(l.lesson.rows + l.inspector.rows, l.bodyRows);
   }
   assert.not.ok(computeLayout(80, 24).wide);
-  assert.ok(computeLayout(120, 30).wide);
+  assert.not.ok(computeLayout(120, 30).wide, 'issue 13: at 120 columns the panes go below the lesson');
+  assert.ok(computeLayout(140, 30).wide);
   assert.ok(computeLayout(30, 10).tooSmall);
 });
 

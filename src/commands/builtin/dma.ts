@@ -211,7 +211,8 @@ export const dmaMap: CommandSpec = {
     if (o.ops === 'swiotlb') lines.push([span(`  bounce slot at PA ${hex(o.slot!)}; ${dir === 1 || dir === 0 ? 'the buffer was copied into it' : 'the device writes there; unmap copies it back'}`)]);
     const expect = o.ops === 'swiotlb' ? o.slot! : pa;
     const dc = deviceCheck(k, dma, expect, o.ops === 'swiotlb' ? 'the bounce slot' : 'the buffer');
-    lines.push(dc.line, ...mismatchLines(k), ...cacheOpLines(k.linux));
+    if (!s.diagnosis) lines.push(dc.line, ...mismatchLines(k));
+    lines.push(...cacheOpLines(k.linux));
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(dma)} (or: dma unmap ${k.ref.name} $) releases it`, 'dim')]);
     return {
@@ -263,7 +264,7 @@ export const dmaAlloc: CommandSpec = {
       pages = ml.pages;
     }
     const dc = deviceCheck(k, r.dma, r.pa);
-    lines.push(dc.line, ...mismatchLines(k));
+    if (!s.diagnosis) lines.push(dc.line, ...mismatchLines(k));
     const prep = cacheOpLines(k.linux);
     if (prep.length) lines.push(...prep, [span('  the CPU maps the buffer non-cacheable (arch_dma_prep_coherent, then a Normal-NC mapping): no syncs are needed on it', 'dim')]);
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);

@@ -24,6 +24,8 @@ import { devLabel, kernelDevice, mmioBase, needLinux } from '../kernel-device.ts
 
 /** Stated limit: IOTLB entries listed by `info iommu` (the count is always given). */
 const IOTLB_ROWS = 16;
+/** What diagnosis mode (Session.diagnosis) says instead of the ground-truth column. */
+const DIAGNOSIS_NOTE = "(diagnosis mode: where each device's DMA really goes is not shown; a running kernel cannot see it)";
 /** Stated limit: IOVA ranges listed by `iova`. */
 const IOVA_ROWS = 256;
 
@@ -98,7 +100,10 @@ function smmuView(s: Session, smmu: SmmuV3): { lines: Line[]; data: unknown } {
     }
     const fwKind = s.system.extras.firmware?.kind === 'acpi' ? 'IORT' : 'device tree iommu-map';
     lines.push([span(`  behind it, per firmware (${fwKind}; Linux's name ${fw.devName}):`, 'dim')]);
-    if (behind.length) lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'RID' }, { header: 'StreamID', style: 'num' }, { header: 'what its DMA really does', style: 'dim' }], behind.map((b) => [b.device, b.bdf, hex(b.rid, 4), hex(b.sid), b.path]), { indent: '    ' }));
+    if (behind.length && s.diagnosis) {
+      lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'RID' }, { header: 'StreamID', style: 'num' }], behind.map((b) => [b.device, b.bdf, hex(b.rid, 4), hex(b.sid)]), { indent: '    ' }));
+      lines.push([span(`    ${DIAGNOSIS_NOTE}`, 'dim')]);
+    } else if (behind.length) lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'RID' }, { header: 'StreamID', style: 'num' }, { header: 'what its DMA really does', style: 'dim' }], behind.map((b) => [b.device, b.bdf, hex(b.rid, 4), hex(b.sid), b.path]), { indent: '    ' }));
     else lines.push(plain('    no devices'));
   }
   return {
@@ -195,7 +200,10 @@ function vtdView(s: Session, u: VtdUnit): { lines: Line[]; data: unknown } {
       const claimed = drhdFor(t, r.bdf)?.base === base;
       behind.push({ device: r.device, bdf: formatBdf(r.bdf), sid: hex((r.bdf.bus << 8) | (r.bdf.dev << 3) | r.bdf.fn, 4), claimed, path: r.path, note: r.note });
     }
-    lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'source-id', style: 'num' }, { header: 'DMAR says' }, { header: 'what its DMA really does', style: 'dim' }], behind.map((b) => [b.device, b.bdf, b.sid, b.claimed ? 'behind it' : 'not covered', b.note]), { indent: '    ' }));
+    if (s.diagnosis) {
+      lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'source-id', style: 'num' }, { header: 'DMAR says' }], behind.map((b) => [b.device, b.bdf, b.sid, b.claimed ? 'behind it' : 'not covered']), { indent: '    ' }));
+      lines.push([span(`    ${DIAGNOSIS_NOTE}`, 'dim')]);
+    } else lines.push(...table([{ header: 'device', style: 'name' }, { header: 'pci' }, { header: 'source-id', style: 'num' }, { header: 'DMAR says' }, { header: 'what its DMA really does', style: 'dim' }], behind.map((b) => [b.device, b.bdf, b.sid, b.claimed ? 'behind it' : 'not covered', b.note]), { indent: '    ' }));
   }
   return {
     lines,
@@ -361,7 +369,7 @@ export const iovaCommand: CommandSpec = {
     for (const r of resv) {
       lines.push([span(`  reserved region ${hex(r.start, 16)}-${hex(r.end, 16)} ${r.type}${r.kind === 'sw-msi' ? ' (software MSI window: NOT carved out of kernel DMA domains; only VFIO puts doorbells there)' : ''}`, 'dim')]);
     }
-    if (k.ref.master.path === 'bypass' && info.granule !== undefined) {
+    if (k.ref.master.path === 'bypass' && info.granule !== undefined && !s.diagnosis) {
       lines.push([span(`  note: ${k.ref.name}'s DMA really bypasses the IOMMU: an IOVA from this allocator would reach the physical page of the same number`, 'warn')]);
     }
     return { kind: 'iova', data: { ...info, rowsText: info.rows.map(iovaRowText), reserved: resv }, lines };

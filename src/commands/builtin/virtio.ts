@@ -82,7 +82,8 @@ export const infoVirtio: CommandSpec = {
       rows.push(['device features', `${hexFeatures(dev.offeredFeatures())}  ${st.offered_features.join(' ')}${hidden.length ? ` (QEMU also holds ${hidden.join(' ')}, which this interface does not show)` : ''}`]);
       rows.push(['driver features', `${hexFeatures(dev.guestFeatures)}  ${st.guest_features.join(' ') || '(none)'}${dev.legacy && !dev.modern ? ' (a legacy interface has only 32 feature bits)' : ''}`]);
       rows.push(['status', `${hex(dev.status, 2)}  ${st.status.join('|') || '0 (reset)'}`]);
-      rows.push(['DMA path', m.path === 'translated' ? `translated by ${m.iommu?.name ?? '?'} (${m.iommu?.kind ?? '?'}), StreamID ${hex(m.sid)}` : 'bypass: its bus addresses reach memory untranslated (guest-physical)']);
+      if (s.diagnosis) rows.push(['DMA path', 'not shown in diagnosis mode (a running kernel cannot see it)']);
+      else rows.push(['DMA path', m.path === 'translated' ? `translated by ${m.iommu?.name ?? '?'} (${m.iommu?.kind ?? '?'}), StreamID ${hex(m.sid)}` : 'bypass: its bus addresses reach memory untranslated (guest-physical)']);
       if (side.kdev) {
         rows.push(['kernel', `${side.kdev.name}${side.kdev.alias ? ` (${side.kdev.alias})` : ''}: ${side.kdev.iommuName ? `behind ${side.kdev.iommuName}, group ${side.kdev.group ?? '-'}` : 'no IOMMU'}, DMA ops ${side.kdev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct'}`]);
       }
