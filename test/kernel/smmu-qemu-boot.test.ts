@@ -43,4 +43,12 @@ test('an 8-byte device read that faults: two raw event dumps, one per 4-byte hal
   assert.match(log, /event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081000\n.*\t0x0000000000000000\n.*event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081004\n/);
 });
 
+test("smmu events explains QEMU's CLASS 0 on a translation fault", () => {
+  const s = booted('qemu-virt-smmuv3', 'kernel=6.1 vda.iommu_platform=on');
+  s.execute('devdma read vda 0x8fa081000 4');
+  assert.match(text(ok(s, 'smmu events')), /CLASS reads 0 \(CD fetch\), as QEMU 7\.2 writes every such fault/);
+  const f = booted('arm-fastmodel');
+  assert.not.match(text(ok(f, 'smmu events')), /CLASS reads 0/);
+});
+
 test.run();
