@@ -506,6 +506,13 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     const prod = r[wp]!;
     const cons = r[word(R.SMMU_EVENTQ_CONS)]!;
     if (qFull(prod, cons, shift)) {
+      if (this.eventRecord === 'qemu-7.2') {
+        // QEMU 7.2 smmuv3_write_eventq: a full queue is a failed write (MEMTX_ERROR), and
+        // smmuv3_record_event raises GERROR.EVENTQ_ABT_ERR; it never sets EVENTQ_PROD.OVFLG.
+        this.s.stats.eventsLost++;
+        this.toggleGerror(R.GERROR_EVENTQ_ABT_ERR, 'event queue full (QEMU reports it as an aborted write)');
+        return false;
+      }
       if ((prod & R.Q_OVERFLOW_FLAG) === (cons & R.Q_OVERFLOW_FLAG)) r[wp] = (prod ^ R.Q_OVERFLOW_FLAG) >>> 0;
       this.s.stats.eventsLost++;
       return false;
@@ -628,7 +635,12 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   }
 
   private cfgError(req: DmaRequest, type: number, detail: string, fetchAddr?: u64): Fail {
-    const ev = E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, fetchAddr });
+    // QEMU 7.2 smmuv3_record_event puts an F_CD_FETCH's address in dword 2 (EVT_SET_ADDR, the
+    // InputAddr field), not in dword 3 where F_STE_FETCH's goes (EVT_SET_ADDR2).
+    const qemuCdFetch = this.eventRecord === 'qemu-7.2' && type === E.F_CD_FETCH;
+    const ev = qemuCdFetch
+      ? E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, inputAddr: fetchAddr })
+      : E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, fetchAddr });
     return { event: ev, fault: { source: this.name, code: type, name: E.eventName(type), detail, recorded: false } };
   }
 
