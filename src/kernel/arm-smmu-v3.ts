@@ -760,14 +760,31 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     return armLpaeUnmap(this.ctx, this.paging(domain).pgtbl, iova, size);
   }
 
-  /** arm_smmu_tlb_inv_range: TLBI_NH_VA per 4K granule (whole ASID past CMDQ_MAX_TLBI_OPS, current), then CMD_SYNC. */
+  /**
+   * __arm_smmu_tlb_inv_range, then CMD_SYNC. Without ARM_SMMU_FEAT_RANGE_INV:
+   * one TLBI_NH_VA per 4K granule (the whole ASID past CMDQ_MAX_TLBI_OPS,
+   * current). With it (IDR3.RIL, v5.8+; QEMU advertises it): range
+   * commands, TG = 1 (4K leaf pages), TTL = 3 (the 4K granule is a
+   * level-3 entry), and per command the lowest set bit of the remaining
+   * page count as SCALE and up to 32 of those as NUM + 1.
+   */
   iotlbSync(domain: IommuDomain, iova: u64, size: u64): void {
     const d = this.s.domains[domain.id];
     if (!d || d.stage !== 's1' || !this.s.probed || size === 0n) return;
     const start = iova & ~0xfffn;
     const pages = Number((iova + size - 1n - start) >> 12n) + 1;
     const kickEach = this.era !== 'current';
-    if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
+    if (this.s.features & ARM_SMMU_FEAT_RANGE_INV) {
+      let left = pages;
+      let va = start;
+      while (left > 0) {
+        const scale = Math.log2(left & -left);
+        const num = Math.floor(left / 2 ** scale) & 0x1f;
+        this.issueCmd(C.CMD_TLBI_NH_VA, { ASID: d.asid!, Leaf: true, TG: 1, TTL: 3, SCALE: scale, NUM: num - 1, Address: va & TLBI_VA_ADDR_MASK }, false);
+        left -= num * 2 ** scale;
+        va += BigInt(num * 2 ** scale) << 12n;
+      }
+    } else if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
       this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! }, kickEach);
     } else {
       // One encode per ASID: only the Address field changes from page to page.

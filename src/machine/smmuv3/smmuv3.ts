@@ -389,8 +389,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         this.tlbDrop((tag) => tag === asid);
         return 0;
       case C.CMD_TLBI_NH_VA:
-        // Range invalidation (TG != 0) needs IDR3.RIL, which is not advertised; the address is used alone.
-        this.tlbDropVa(asid, cmd[1]! & 0xffff_ffff_ffff_f000n);
+        this.tlbiVa(asid, cmd, 0xffff_ffff_ffff_f000n);
         return 0;
       case C.CMD_TLBI_NH_VAA: {
         const va = cmd[1]! & 0xffff_ffff_ffff_f000n;
@@ -403,7 +402,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         return 0;
       case C.CMD_TLBI_S2_IPA:
         if (!this.hasS2) return R.CERROR_ILL;
-        this.tlbDropVa(0x10000 + vmid, cmd[1]! & 0x000f_ffff_ffff_f000n);
+        this.tlbiVa(0x10000 + vmid, cmd, 0x000f_ffff_ffff_f000n);
         return 0;
       case C.CMD_TLBI_NSNH_ALL:
         for (const m of this.s.tlb) m.clear();
@@ -480,6 +479,34 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   }
   private tlbDrop(pred: (tag: number) => boolean): void {
     for (const m of this.s.tlb) for (const k of [...m.keys()]) if (pred(Math.floor(k / TAG_MUL))) m.delete(k);
+  }
+  /**
+   * TLBI by address. With IDR3.RIL and TG != 0 a command covers a range:
+   * (NUM + 1) << SCALE granules of the size TG names (1: 4K, 2: 16K,
+   * 3: 64K), as QEMU's smmuv3_s1_range_inval and the SMMUv3.2 spec read
+   * it. Without RIL (or TG = 0) the address alone.
+   */
+  private tlbiVa(tag: number, cmd: u64[], addrMask: u64): void {
+    const va = cmd[1]! & addrMask;
+    const tg = Number((cmd[1]! >> 10n) & 3n);
+    if (!(this.s.regs[word(R.SMMU_IDR3)]! & R.IDR3_RIL) || tg === 0) return this.tlbDropVa(tag, va);
+    const num = Number((cmd[0]! >> 12n) & 0x1fn);
+    const scale = Number((cmd[0]! >> 20n) & 0x1fn);
+    const len = BigInt(num + 1) << BigInt(scale + [0, 12, 14, 16][tg]!);
+    this.tlbDropRange(tag, va, len);
+  }
+  /** Drop every IOTLB entry of `tag` overlapping [va, va + len). */
+  private tlbDropRange(tag: number, va: u64, len: u64): void {
+    const lo = va;
+    const hi = va + len;
+    this.s.tlb.forEach((m, i) => {
+      const sh = BigInt(SIZE_SHIFT[i]!);
+      for (const k of [...m.keys()]) {
+        if (Math.floor(k / TAG_MUL) !== tag) continue;
+        const start = BigInt(k - tag * TAG_MUL) << sh;
+        if (start < hi && start + (1n << sh) > lo) m.delete(k);
+      }
+    });
   }
   private tlbDropVa(tag: number, va: u64): void {
     if (va >> 48n !== 0n) return;
