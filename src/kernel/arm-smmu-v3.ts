@@ -227,6 +227,8 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   private syncWords: u64[] | undefined;
   /** CMD_TLBI_NH_VA words without the address, by ASID (derived data, not state). */
   private tlbiVa = new Map<number, [u64, u64]>();
+  /** The same for range invalidation (TG = 4K, TTL 3), by ASID. */
+  private tlbiRange = new Map<number, [u64, u64]>();
   /** dev_name() of the SMMU platform device: "2b400000.smmu". */
   readonly devName: string;
   readonly era: SmmuEra;
@@ -775,12 +777,15 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     const pages = Number((iova + size - 1n - start) >> 12n) + 1;
     const kickEach = this.era !== 'current';
     if (this.s.features & ARM_SMMU_FEAT_RANGE_INV) {
+      // One encode per ASID (TG, TTL, Leaf fixed); NUM [16:12] and SCALE [24:20] and the address vary.
+      let t = this.tlbiRange.get(d.asid!);
+      if (!t) this.tlbiRange.set(d.asid!, (t = encode(C.cmdLayout(C.CMD_TLBI_NH_VA), { Opcode: C.CMD_TLBI_NH_VA, ASID: d.asid!, Leaf: true, TG: 1, TTL: 3 }) as [u64, u64]));
       let left = pages;
       let va = start;
       while (left > 0) {
         const scale = Math.log2(left & -left);
         const num = Math.floor(left / 2 ** scale) & 0x1f;
-        this.issueCmd(C.CMD_TLBI_NH_VA, { ASID: d.asid!, Leaf: true, TG: 1, TTL: 3, SCALE: scale, NUM: num - 1, Address: va & TLBI_VA_ADDR_MASK }, false);
+        this.issueWords([t[0] | (BigInt(num - 1) << 12n) | (BigInt(scale) << 20n), t[1] | (va & TLBI_VA_ADDR_MASK)], false);
         left -= num * 2 ** scale;
         va += BigInt(num * 2 ** scale) << 12n;
       }
