@@ -29,6 +29,8 @@ commands:
   progress               where you are in each lesson
   progress reset ID|--all   forget progress (asks on a terminal; --yes otherwise)
   progress export FILE   write your progress to FILE; progress import FILE reads one back
+  practice [TOPIC]       generated drills checked by the lab's decoders and model (topics: 'dma-lab practice topics')
+  review                 ask again the drills you missed, when they are due (Leitner boxes)
 
 options:
   --machine NAME         machine preset (default ${DEFAULT_PRESET}; see 'dma-lab machines')
@@ -38,6 +40,9 @@ options:
   --echo                 run: print each command before its output (a transcript)
   --check                lesson: check the lesson headless instead of opening it
   --all, --yes           progress reset: every lesson; do not ask
+  --seed N               practice: the drills of seed N (the same every time)
+  --count N              practice, review: at most N drills (default 5, --solve 1, review 20; limit 100)
+  --solve                practice: print the drills with their answers and working, ask nothing
   --no-color             no colour (also when NO_COLOR is set)
   -h, --help             this help
   -V, --version          the version`;
@@ -55,6 +60,9 @@ const OPTIONS = {
   all: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
+  seed: { type: 'string' },
+  count: { type: 'string' },
+  solve: { type: 'boolean' },
 } as const;
 
 /** Which options each command accepts (help, version and no-color go everywhere). */
@@ -68,6 +76,8 @@ const ALLOWED: Record<string, string[]> = {
   lesson: ['check'],
   lint: [],
   progress: ['all', 'yes', 'json', 'force'],
+  practice: ['seed', 'count', 'solve'],
+  review: ['count'],
 };
 
 class UsageError extends Error {}
@@ -113,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`option --${k} does not apply to ${cmd ? `'${cmd}'` : 'the terminal UI'}`);
       }
     }
-    const maxPos = { run: 2, decode: 2, '': 0, lesson: 2, lint: Infinity, progress: 3 }[cmd] ?? 1;
+    const maxPos = { run: 2, decode: 2, '': 0, lesson: 2, lint: Infinity, progress: 3, practice: 2 }[cmd] ?? 1;
     if (positionals.length > maxPos) throw new UsageError(`unexpected argument '${positionals[maxPos]}'`);
     const sets = parseSets(v.set);
     const machine = v.machine ?? DEFAULT_PRESET;
@@ -162,6 +172,25 @@ export async function main(argv: string[]): Promise<number> {
           return runTui({ color, lessonFile: e.file });
         }
         return nb.cmdLesson(ref, io, !!v.check);
+      }
+      case 'practice':
+      case 'review': {
+        const p = await import('../practice/cli.ts');
+        const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
+        try {
+          if (cmd === 'review') return await p.cmdReview({ count: v.count }, { out, err }, { tty });
+          if (positionals[1] === 'topics') {
+            out(p.topicsText() + '\n');
+            return 0;
+          }
+          return await p.cmdPractice({ topic: positionals[1], seed: v.seed, count: v.count, solve: v.solve }, { out, err }, { tty });
+        } catch (e) {
+          if (e instanceof p.PracticeUsageError) {
+            err(`dma-lab: ${e.message}\n`);
+            return 2;
+          }
+          throw e;
+        }
       }
       case 'repl':
       case '': {

@@ -24,13 +24,16 @@ import { statsCommands } from './builtin/stats.ts';
 import { groupCommands } from './builtin/group.ts';
 import { vfioCommands } from './builtin/vfio.ts';
 import { xenCommands } from './builtin/xen.ts';
+import { itsCommands } from './builtin/its.ts';
+import { dmaRulesCommands, cpuCommands } from './builtin/dma-rules.ts';
+import { dmaScriptCommands } from './builtin/dma-script.ts';
 import { DEFAULT_PRESET, findPreset } from '../scenarios/index.ts';
 import { CommandError } from './errors.ts';
 
 export function defaultRegistry(): Registry {
   const r = new Registry();
   r.addGroup('info', 'show what the machine and kernel hold');
-  r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc");
+  r.addGroup('dma', "call the booted kernel's DMA API for a device: map, unmap, alloc, sync, map-sg, DMA-API debug, driver scripts");
   r.addGroup('blk', 'block I/O through the booted virtio-blk driver');
   r.addGroup('smmu', 'SMMUv3 structures read from memory: stream table entries, context descriptors, the event queue');
   r.addGroup('vtd', 'Intel VT-d structures read from memory and registers: the root table, context entries, fault records');
@@ -45,6 +48,12 @@ export function defaultRegistry(): Registry {
   for (const c of xenCommands) r.add(c);
   r.addGroup('vfio', 'VFIO as a user-space driver uses it: groups, the type1 container, MAP_DMA, MSI doorbells');
   for (const c of vfioCommands) r.add(c);
+  r.addGroup('its', 'the GICv3 ITS: its tables in memory, a DeviceID\'s entries, the route of one MSI down to the LPI');
+  for (const c of itsCommands) r.add(c);
+  // The DMA API's rules (issue 14): syncs, map-sg, dma-debug, the CPU's view through its cache, driver scripts
+  for (const c of [...dmaRulesCommands, ...dmaScriptCommands]) r.add(c);
+  r.addGroup('cpu', "the CPU's loads and stores: through its data cache when a device is not dma-coherent");
+  for (const c of cpuCommands) r.add(c);
   r.add(helpCommand(r));
   return r;
 }

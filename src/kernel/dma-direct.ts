@@ -9,14 +9,21 @@
  *     swiotlb force?                 -> bounce            (REFERENCE.md 5.4)
  *     !dma_capable(dma, size)?       -> bounce if swiotlb is active, else
  *                                       WARN "DMA addr ... overflow" + DMA_MAPPING_ERROR
- *     device not coherent?           -> arch_sync_dma_for_device (counted)
+ *     device not coherent?           -> arch_sync_dma_for_device
  *
- * Cache maintenance is not simulated (the model has no CPU caches); it is
- * counted, with the arm64 rules of REFERENCE.md 5.1: for_device cleans in
- * every direction, for_cpu invalidates unless the direction is TO_DEVICE.
+ * Cache maintenance follows arm64 (arch-dma.ts, REFERENCE.md 5.1): for_device
+ * cleans in every direction, for_cpu invalidates unless the direction is
+ * TO_DEVICE. It is counted always, and done on the machine's CPU cache when
+ * the machine models one (a device marked non-coherent: `vda.coherent=no`).
+ * On a swiotlb bounce the maintenance is on the slot, and the copy itself is
+ * a CPU copy (through the cache): kernel/dma/direct.h orders it
+ * for_cpu: invalidate the slot, then copy slot -> buffer;
+ * for_device: copy buffer -> slot, then clean the slot.
  */
 import { type u64, add, hexRaw, minNotZero, U64_MAX, PAGE_SIZE } from '../machine/u64.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
+import type { CpuCache } from '../machine/cache.ts';
+import { archDmaPrepCoherent, archSyncDmaForCpu, archSyncDmaForDevice, type CacheOp } from './arch-dma.ts';
 import { clone, type Stateful } from '../machine/state.ts';
 import type { Kernel } from './kernel.ts';
 import type { PageAllocator } from './page-alloc.ts';
@@ -96,12 +103,22 @@ export class DmaDirect implements Stateful {
     readonly swiotlb?: Swiotlb,
   ) {}
 
-  private archSyncForDevice(dev: KDevice): void {
-    if (!dev.coherent) this.s.stats.cacheCleans++;
+  /** The machine's CPU cache, when it models one (set at boot). */
+  cpuCache: CpuCache | undefined;
+  /** Told of each cache maintenance operation (DmaMapping collects them for the commands). */
+  onCacheOp?: (op: CacheOp) => void;
+
+  private archSyncForDevice(dev: KDevice, pa: u64, size: number, dir: DmaDirection): void {
+    if (dev.coherent) return;
+    this.s.stats.cacheCleans++;
+    this.onCacheOp?.(archSyncDmaForDevice(this.cpuCache, pa, size, dir));
   }
 
-  private archSyncForCpu(dev: KDevice, dir: DmaDirection): void {
-    if (!dev.coherent && dir !== DMA_TO_DEVICE) this.s.stats.cacheInvalidates++;
+  private archSyncForCpu(dev: KDevice, pa: u64, size: number, dir: DmaDirection): void {
+    if (dev.coherent || dir === DMA_TO_DEVICE) return;
+    this.s.stats.cacheInvalidates++;
+    const op = archSyncDmaForCpu(this.cpuCache, pa, size, dir);
+    if (op) this.onCacheOp?.(op);
   }
 
   /**
@@ -118,7 +135,7 @@ export class DmaDirect implements Stateful {
       return DMA_MAPPING_ERROR;
     }
     this.s.stats.bounced++;
-    this.archSyncForDevice(dev);
+    this.archSyncForDevice(dev, tlb, size, dir);
     return dma;
   }
 
@@ -138,7 +155,7 @@ export class DmaDirect implements Stateful {
         r = DMA_MAPPING_ERROR;
       }
     } else {
-      this.archSyncForDevice(dev);
+      this.archSyncForDevice(dev, pa, size, dir);
       r = dma;
     }
     if (r === DMA_MAPPING_ERROR) this.s.stats.mapErrors++;
@@ -150,7 +167,7 @@ export class DmaDirect implements Stateful {
   unmapPage(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
     const pa = dmaToPhys(dev, dma);
     // Linux syncs for the CPU first (the copy back), then releases the slots with SKIP_CPU_SYNC.
-    this.archSyncForCpu(dev, dir);
+    this.archSyncForCpu(dev, pa, size, dir);
     if (this.swiotlb?.isSwiotlbBuffer(pa)) this.swiotlb.syncSingleForCpu(dev, pa, size, dir, 'unmap');
     if (this.swiotlb?.isSwiotlbBuffer(pa)) this.swiotlb.tblUnmapSingle(dev, pa, size, dir, true);
     this.s.stats.unmaps++;
@@ -159,7 +176,7 @@ export class DmaDirect implements Stateful {
   /** dma_direct_sync_single_for_cpu(). */
   syncSingleForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
     const pa = dmaToPhys(dev, dma);
-    this.archSyncForCpu(dev, dir);
+    this.archSyncForCpu(dev, pa, size, dir);
     if (this.swiotlb?.isSwiotlbBuffer(pa)) this.swiotlb.syncSingleForCpu(dev, pa, size, dir);
   }
 
@@ -167,7 +184,7 @@ export class DmaDirect implements Stateful {
   syncSingleForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
     const pa = dmaToPhys(dev, dma);
     if (this.swiotlb?.isSwiotlbBuffer(pa)) this.swiotlb.syncSingleForDevice(dev, pa, size, dir);
-    this.archSyncForDevice(dev);
+    this.archSyncForDevice(dev, pa, size, dir);
   }
 
   /** dma_direct_map_sg(): one segment per entry, no merging; all or nothing. */
@@ -208,13 +225,23 @@ export class DmaDirect implements Stateful {
       this.pages.free(pa, n);
       return undefined;
     }
-    this.memory.fill(pa, BigInt(n * PAGE_SIZE), 0);
+    // No stale line may hide the zeroes: the CPU zeroes through its cache on a
+    // coherent device (modelled as a flush, then RAM); for a non-coherent one
+    // arch_dma_prep_coherent flushes and the buffer is remapped non-cacheable.
+    const bytes = n * PAGE_SIZE;
+    if (dev.coherent) this.cpuCache?.cleanInvalidate(pa, bytes);
+    else {
+      this.onCacheOp?.(archDmaPrepCoherent(this.cpuCache, pa, bytes));
+      this.cpuCache?.setUncached(pa, bytes, true);
+    }
+    this.memory.fill(pa, BigInt(bytes), 0);
     this.s.stats.allocs++;
     return { pa, dma };
   }
 
   /** dma_direct_free(). */
-  free(_dev: KDevice, size: number, pa: u64): void {
+  free(dev: KDevice, size: number, pa: u64): void {
+    if (!dev.coherent) this.cpuCache?.setUncached(pa, Math.max(1, Math.ceil(size / PAGE_SIZE)) * PAGE_SIZE, false);
     this.pages.free(pa, Math.max(1, Math.ceil(size / PAGE_SIZE)));
     this.s.stats.frees++;
   }

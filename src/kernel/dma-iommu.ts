@@ -26,6 +26,8 @@
  * finds 255 entries pending, and on an explicit iommuDmaFlushQueues()
  * (what the timer would do).
  */
+import type { CpuCache } from '../machine/cache.ts';
+import { archDmaPrepCoherent, archSyncDmaForCpu, archSyncDmaForDevice, type CacheOp } from './arch-dma.ts';
 import { type u64, add, hexRaw, maxU, minNotZero, minU, U64_MAX } from '../machine/u64.ts';
 import type { PhysicalMemory } from '../machine/memory.ts';
 import { clone, type Stateful } from '../machine/state.ts';
@@ -491,7 +493,8 @@ export class IommuDma implements Stateful {
       // Linux WARN_ON(unmapped != size) and frees the IOVA anyway, corrupting
       // the allocator on a double unmap; the model refuses and says so.
       this.s.stats.badUnmaps++;
-      this.kernel.log('warn', `${devPrefix(dev, this.core.boundDriver(dev))}DMA-API: unmap of 0x${hexRaw(dma, 16)}+${size}: nothing mapped there (double unmap?); IOVA not freed`);
+      // Not a kernel message: Linux prints a WARNING splat for the WARN_ON, which the lab does not imitate.
+      this.kernel.log('warn', `dma-lab: ${devPrefix(dev, this.core.boundDriver(dev))}__iommu_dma_unmap of 0x${hexRaw(dma, 16)}+${size}: nothing mapped there (a double unmap?); Linux's WARN_ON(unmapped != size) fires and it frees the IOVA anyway, the lab does not free it`);
       return;
     }
     const queued = c.st.fq;
@@ -502,16 +505,60 @@ export class IommuDma implements Stateful {
     this.freeIova(d, c, iova, len, queued);
   }
 
-  /** iommu_dma_map_page(): DMA_MAPPING_ERROR on failure. */
+  // ---- cache maintenance for a non-coherent device (arch-dma.ts) ---------------------
+
+  /** The machine's CPU cache, when it models one (set at boot). */
+  cpuCache: CpuCache | undefined;
+  /** Told of each cache maintenance operation (DmaMapping collects them for the commands). */
+  onCacheOp?: (op: CacheOp) => void;
+
+  /** The physical pieces behind [dma, dma+size) in the device's DMA domain (iommu_iova_to_phys per page). */
+  private physPieces(dev: KDevice, dma: u64, size: number): { pa: u64; len: number }[] {
+    const d = this.core.getDmaDomain(dev);
+    const out: { pa: u64; len: number }[] = [];
+    if (!d) return out;
+    let done = 0;
+    while (done < size) {
+      const a = dma + BigInt(done);
+      const n = Math.min(size - done, 4096 - Number(a & 0xfffn));
+      const pa = this.core.iommuIovaToPhys(d, a);
+      if (pa !== undefined) {
+        const last = out[out.length - 1];
+        if (last && last.pa + BigInt(last.len) === pa) last.len += n;
+        else out.push({ pa, len: n });
+      }
+      done += n;
+    }
+    return out;
+  }
+
+  private syncForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    if (dev.coherent) return;
+    for (const p of this.physPieces(dev, dma, size)) this.onCacheOp?.(archSyncDmaForDevice(this.cpuCache, p.pa, p.len, dir));
+  }
+
+  private syncForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    if (dev.coherent) return;
+    for (const p of this.physPieces(dev, dma, size)) {
+      const op = archSyncDmaForCpu(this.cpuCache, p.pa, p.len, dir);
+      if (op) this.onCacheOp?.(op);
+    }
+  }
+
+  /** iommu_dma_map_page(): DMA_MAPPING_ERROR on failure; a non-coherent device gets arch_sync_dma_for_device. */
   mapPage(dev: KDevice, pa: u64, size: number, dir: DmaDirection): u64 {
     const r = this.map(dev, pa, size, dmaInfoToProt(dir, dev.coherent), dev.dmaMask);
     if (r === DMA_MAPPING_ERROR) this.s.stats.mapErrors++;
-    else this.s.stats.maps++;
+    else {
+      this.s.stats.maps++;
+      if (!dev.coherent) this.onCacheOp?.(archSyncDmaForDevice(this.cpuCache, pa, size, dir));
+    }
     return r;
   }
 
-  /** iommu_dma_unmap_page(). */
-  unmapPage(dev: KDevice, dma: u64, size: number, _dir: DmaDirection): void {
+  /** iommu_dma_unmap_page(): sync for the CPU (a non-coherent device's invalidate), then unmap. */
+  unmapPage(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    this.syncForCpu(dev, dma, size, dir);
     this.unmap(dev, dma, size);
     this.s.stats.unmaps++;
   }
@@ -586,12 +633,15 @@ export class IommuDma implements Stateful {
       if (BigInt(e.len) + e.off < e.iovaLen) curLen = 0;
     }
     this.s.stats.maps++;
+    // iommu_dma_sync_sg_for_device() for a non-coherent device, entry by entry.
+    if (!dev.coherent) for (const e of sg) this.onCacheOp?.(archSyncDmaForDevice(this.cpuCache, e.pa, e.len, dir));
     return out;
   }
 
   /** iommu_dma_unmap_sg(): one contiguous range from the first segment to the end of the last. */
-  unmapSg(dev: KDevice, segs: DmaSegment[], _dir: DmaDirection): void {
+  unmapSg(dev: KDevice, segs: DmaSegment[], dir: DmaDirection): void {
     if (!segs.length) return;
+    for (const sg of segs) this.syncForCpu(dev, sg.dma, sg.len, dir);
     const start = segs[0]!.dma;
     const last = segs[segs.length - 1]!;
     this.unmap(dev, start, Number(last.dma + BigInt(last.len) - start));
@@ -612,6 +662,10 @@ export class IommuDma implements Stateful {
     } catch {
       return undefined;
     }
+    // As dma-direct's alloc: no stale line may hide the zeroes; a non-coherent
+    // device's buffer is flushed (arch_dma_prep_coherent) and remapped non-cacheable.
+    if (dev.coherent) this.cpuCache?.cleanInvalidate(pa, n * 4096);
+    else this.onCacheOp?.(archDmaPrepCoherent(this.cpuCache, pa, n * 4096));
     this.memory?.fill(pa, BigInt(n * 4096), 0);
     const dma = this.map(dev, pa, size, dmaInfoToProt(DMA_BIDIRECTIONAL, dev.coherent), dev.coherentDmaMask);
     if (dma === DMA_MAPPING_ERROR) {
@@ -619,12 +673,14 @@ export class IommuDma implements Stateful {
       this.s.stats.mapErrors++;
       return undefined;
     }
+    if (!dev.coherent) this.cpuCache?.setUncached(pa, n * 4096, true);
     this.s.stats.maps++;
     return { pa, dma };
   }
 
   /** iommu_dma_free(). */
   free(dev: KDevice, size: number, pa: u64, dma: u64): void {
+    if (!dev.coherent) this.cpuCache?.setUncached(pa, Math.max(1, Math.ceil(size / 4096)) * 4096, false);
     this.unmap(dev, dma, size);
     this.s.stats.unmaps++;
     this.pages?.free(pa, Math.max(1, Math.ceil(size / 4096)));
@@ -684,10 +740,19 @@ export class IommuDma implements Stateful {
 
   // ---- syncs ------------------------------------------------------------------------
 
-  /** iommu_dma_sync_single_for_cpu(): cache maintenance only (no bouncing in iommu-dma here). */
-  syncSingleForCpu(_dev: KDevice, _dma: u64, _size: number, _dir: DmaDirection): void {}
+  /**
+   * iommu_dma_sync_single_for_cpu(): phys = iommu_iova_to_phys(), then
+   * arch_sync_dma_for_cpu for a non-coherent device (no bouncing: the lab's
+   * iommu-dma does not bounce untrusted or unaligned buffers).
+   */
+  syncSingleForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    this.syncForCpu(dev, dma, size, dir);
+  }
 
-  syncSingleForDevice(_dev: KDevice, _dma: u64, _size: number, _dir: DmaDirection): void {}
+  /** iommu_dma_sync_single_for_device(): arch_sync_dma_for_device for a non-coherent device. */
+  syncSingleForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    this.syncForDevice(dev, dma, size, dir);
+  }
 
   stats(): Readonly<IommuDmaStats> {
     return this.s.stats;

@@ -26,7 +26,9 @@ import type { IommuCore } from './iommu.ts';
 import { EIO } from './iommu.ts';
 import type { IommuDma } from './dma-iommu.ts';
 import { type DmaDirect, dmaDirectSupported } from './dma-direct.ts';
-import { DMA_MAPPING_ERROR, type DmaApi, type DmaDirection, type DmaSegment, type KDevice, type SgEntry } from './types.ts';
+import type { DmaDebug } from './dma-debug.ts';
+import type { CacheOp } from './arch-dma.ts';
+import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, type DmaApi, type DmaDirection, type DmaSegment, type KDevice, type SgEntry } from './types.ts';
 
 /** dma_mapping_error(). */
 export const dmaMappingError = (addr: u64): boolean => addr === DMA_MAPPING_ERROR;
@@ -112,12 +114,34 @@ export class DmaMapping implements DmaApi, Stateful {
     byDev: {},
   };
 
+  /** CONFIG_DMA_API_DEBUG (dma-debug.ts), when the kernel was built with it. */
+  debug: DmaDebug | undefined;
+  /**
+   * Cache maintenance done for non-coherent devices since the last
+   * takeCacheOps() (not state: the commands read it right after a call).
+   */
+  private cacheOps: CacheOp[] = [];
+
   constructor(
     readonly kernel: Kernel,
     readonly direct: DmaDirect,
     readonly iommuDma?: IommuDma,
     readonly core?: IommuCore,
-  ) {}
+  ) {
+    const collect = (op: CacheOp): void => {
+      this.cacheOps.push(op);
+      if (this.cacheOps.length > 256) this.cacheOps.shift();
+    };
+    direct.onCacheOp = collect;
+    if (iommuDma) iommuDma.onCacheOp = collect;
+  }
+
+  /** The cache maintenance operations since the last call (and forget them). */
+  takeCacheOps(): CacheOp[] {
+    const r = this.cacheOps;
+    this.cacheOps = [];
+    return r;
+  }
 
   // ---- configuration at bind ------------------------------------------------------
 
@@ -176,6 +200,12 @@ export class DmaMapping implements DmaApi, Stateful {
   }
 
   dmaMappingError(addr: u64): boolean {
+    return dmaMappingError(addr);
+  }
+
+  /** dma_mapping_error(dev, addr) as a driver calls it: dma-debug notes that the driver checked. */
+  mappingError(dev: KDevice, addr: u64): boolean {
+    this.debug?.mappingError(dev, addr);
     return dmaMappingError(addr);
   }
 
@@ -248,11 +278,14 @@ export class DmaMapping implements DmaApi, Stateful {
     const r = this.charge(dev, 'map', () => (this.viaIommu(dev) ? this.iommuDma!.mapPage(dev, pa, size, dir) : this.direct.mapPage(dev, pa, size, dir, this.dmaGetSegBoundary(dev))), (x) => x === DMA_MAPPING_ERROR);
     if (r === DMA_MAPPING_ERROR) this.s.stats.mapErrors++;
     else this.s.stats.maps++;
+    this.debug?.mapPage(dev, pa, size, dir, r);
     return r;
   }
 
   /** dma_unmap_single() / dma_unmap_page(): only the DMA address is given (REFERENCE.md 5.1). */
   unmapSingle(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    // debug_dma_unmap_page() runs after the unmap in Linux; its report does not depend on the order.
+    this.debug?.unmap(dev, 'single', dma, size, dir);
     this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.unmapPage(dev, dma, size, dir) : this.direct.unmapPage(dev, dma, size, dir)));
     this.s.stats.unmaps++;
   }
@@ -270,11 +303,13 @@ export class DmaMapping implements DmaApi, Stateful {
       this.s.stats.sgMaps++;
       this.s.stats.sgSegments += segs.length;
     }
+    this.debug?.mapSg(dev, sg, segs, dir, this.dmaGetMaxSegSize(dev), this.dmaGetSegBoundary(dev));
     return segs;
   }
 
   /** dma_unmap_sg(). */
-  unmapSg(dev: KDevice, segs: DmaSegment[], _sg: SgEntry[], dir: DmaDirection): void {
+  unmapSg(dev: KDevice, segs: DmaSegment[], sg: SgEntry[], dir: DmaDirection): void {
+    for (const s of segs) this.debug?.unmap(dev, 'scather-gather', s.dma, s.len, dir, sg.length);
     this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.unmapSg(dev, segs, dir) : this.direct.unmapSg(dev, segs, dir)));
     this.s.stats.unmaps++;
   }
@@ -282,23 +317,30 @@ export class DmaMapping implements DmaApi, Stateful {
   /** dma_alloc_coherent(): limited by the coherent mask. */
   allocCoherent(dev: KDevice, size: number): { pa: u64; dma: u64 } | undefined {
     const r = this.charge(dev, 'map', () => (this.viaIommu(dev) ? this.iommuDma!.alloc(dev, size) : this.direct.alloc(dev, size)), (x) => x === undefined);
-    if (r) this.s.stats.allocs++;
-    else this.s.stats.mapErrors++;
+    if (r) {
+      this.s.stats.allocs++;
+      this.debug?.allocCoherent(dev, size, r.pa, r.dma);
+    } else this.s.stats.mapErrors++;
     return r;
   }
 
   /** dma_free_coherent(). */
   freeCoherent(dev: KDevice, size: number, pa: u64, dma: u64): void {
+    this.debug?.unmap(dev, 'coherent', dma, size, DMA_BIDIRECTIONAL);
     this.charge(dev, 'unmap', () => (this.viaIommu(dev) ? this.iommuDma!.free(dev, size, pa, dma) : this.direct.free(dev, size, pa)));
     this.s.stats.frees++;
   }
 
+  /** dma_sync_single_for_cpu(): the CPU owns the buffer afterwards. */
   syncSingleForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    this.debug?.sync(dev, dma, size, dir, true);
     this.charge(dev, 'sync', () => (this.viaIommu(dev) ? this.iommuDma!.syncSingleForCpu(dev, dma, size, dir) : this.direct.syncSingleForCpu(dev, dma, size, dir)));
     this.s.stats.syncsForCpu++;
   }
 
+  /** dma_sync_single_for_device(): the device owns the buffer afterwards. */
   syncSingleForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void {
+    this.debug?.sync(dev, dma, size, dir, false);
     this.charge(dev, 'sync', () => (this.viaIommu(dev) ? this.iommuDma!.syncSingleForDevice(dev, dma, size, dir) : this.direct.syncSingleForDevice(dev, dma, size, dir)));
     this.s.stats.syncsForDevice++;
   }

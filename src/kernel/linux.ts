@@ -38,6 +38,10 @@ import { VirtioBlkDisks, type VirtblkProbeResult } from './virtio/virtio-blk.ts'
 import { DriverCore, type IommuDriverLoad } from './driver-core.ts';
 import { dmaConfigureRange } from './dma-iommu.ts';
 import { pciEnableSriov } from './pci-iov.ts';
+import { GicIts } from '../machine/gic-its.ts';
+import { GicV3ItsDriver } from './irq-gic-v3-its.ts';
+import { PciMsiState, pciAllocIrqVectors, pciFreeIrqVectors } from './pci-msi.ts';
+import { DmaDebug } from './dma-debug.ts';
 
 /** Memory the kernel image and early allocations occupy at the bottom of RAM (not handed out). */
 export const KERNEL_RESERVED = 64n << 20n;
@@ -60,6 +64,10 @@ export class Linux implements Stateful {
   readonly driverCore: DriverCore;
   /** VFIO's container with the type1 backend: what a user-space driver set up (vfio.ts). */
   readonly vfio: VfioContainer;
+  /** The GICv3 ITS driver, on Arm machines whose ITS has tables (irq-gic-v3-its.ts). */
+  its: GicV3ItsDriver | undefined;
+  /** The PCI MSI layer's x86 vectors (pci-msi.ts). */
+  readonly msi = new PciMsiState();
   private parts = new Map<string, Stateful>();
 
   constructor(
@@ -83,6 +91,7 @@ export class Linux implements Stateful {
     this.add('driver-core', this.driverCore);
     this.vfio = new VfioContainer(this);
     this.add('vfio', this.vfio);
+    this.add('pci-msi', this.msi);
   }
 
   add(name: string, s: Stateful): void {
@@ -143,7 +152,8 @@ export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction): KD
     dmaOps: 'direct',
     iommuName: fw ? linux.smmus[fwAll!.smmus.indexOf(fw)]!.name : intel && intel.deviceLookup(f.bdf) ? intel.name : undefined,
     fwSid: fw ? fw.streamId(h, f) : undefined,
-    coherent: fwAll?.dmaCoherent ?? true,
+    // DT dma-coherent: the whole bus, less the devices firmware leaves it off (issue 14).
+    coherent: (fwAll?.dmaCoherent ?? true) && !(fwAll?.nonCoherent ?? []).includes(master.name),
   };
   linux.devices.push(dev);
   // Before v4.12 the device's DMA was configured here, once, at creation
@@ -177,6 +187,12 @@ export interface BootOptions {
   sriovNumVfs?: Record<string, number>;
   /** The thread's debug patch: dev_info of base, size, aperture and masks in iommu_dma_init_domain (dma-iommu.ts). */
   debugDmaConfigure?: boolean;
+  /**
+   * CONFIG_DMA_API_DEBUG=y (kernel/dma-debug.ts): 'on' prints the first
+   * error, 'all' every one (debugfs dma-api/all_errors = 1). `dma_debug=off`
+   * on the command line turns it off again, as in Linux.
+   */
+  dmaApiDebug?: 'off' | 'on' | 'all';
 }
 
 /** Boot Linux on `m`. Returns the booted kernel (the caller keeps it on the System). */
@@ -206,16 +222,52 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   swiotlb.swiotlbInit(top > 0x1_0000_0000n, { verbose: !x86 });
   swiotlb.onBounce = (dev, from, to, len, why) =>
     m.trace.add({ device: dev.master.name, rid: dev.pci?.rid, op: 'write', addr: from, len, path: 'bypass', steps: [], outcome: { kind: 'ok', pa: to }, what: `swiotlb bounce on ${why}`, cpu: 'swiotlb' });
+  // The CPU's view for the bounce copies, and the cache dma-direct and
+  // iommu-dma maintain for non-coherent devices (arch-dma.ts); both are RAM
+  // itself when the machine models no cache.
+  swiotlb.cpu = { read: (pa, len) => m.cpuRead(pa, len), write: (pa, data) => m.cpuWrite(pa, data) };
   const direct = new DmaDirect(kernel, m.memory, pages, swiotlb);
+  direct.cpuCache = m.cpuCache;
   const core = new IommuCore(kernel, { arch: m.info.arch, version: era.version });
   const iommuDma = new IommuDma(kernel, core, { memory: m.memory, pages });
   iommuDma.debugInitDomain = o.debugDmaConfigure ?? false;
+  iommuDma.cpuCache = m.cpuCache;
   const dma = new DmaMapping(kernel, direct, iommuDma, core);
   // kmalloc for the virtio rings' indirect tables (kernel/kmalloc.ts); registered for undo below.
   const kmalloc = new Kmalloc(pages);
   const env: VirtioEnv = { machine: m, kernel, pages, dma, kmalloc, config: { era: era.virtio, arch: m.info.arch, xenDomain: false, version: era.version } };
   const linux = new Linux(o.era, pages, swiotlb, direct, core, iommuDma, dma, env);
   linux.add('kmalloc', kmalloc);
+  // The PCI MSI-X layer the drivers call (pci_alloc_irq_vectors), when there is an MSI domain.
+  env.msix = {
+    alloc: (kdev, nvec, names, opt) => {
+      const r = pciAllocIrqVectors(linux, kdev, nvec, (i) => names[i] ?? `${kdev.name}-${i}`, opt);
+      return r.ok ? { ok: true } : { ok: false, why: r.why };
+    },
+    free: (kdev) => pciFreeIrqVectors(linux, kdev),
+  };
+
+  // init_IRQ: the GICv3 driver and its ITS (tables, LPIs, collections), before any device driver.
+  const itsHw = m.memory.listRegions().map((r) => r.handler).find((h): h is GicIts => h instanceof GicIts && !!h.redist);
+  if (itsHw) {
+    linux.its = new GicV3ItsDriver({ memory: m.memory, its: itsHw, redist: itsHw.redist!, ramBase: ram[0]!.base, version: era.version, log });
+    linux.its.init();
+    linux.add('gic-its', linux.its);
+  }
+
+  // dma_debug_init() is a core_initcall: before the IOMMU and PCI drivers.
+  m.dmaObserver = undefined;
+  if (o.dmaApiDebug && o.dmaApiDebug !== 'off') {
+    const dbg = new DmaDebug(kernel, { allErrors: o.dmaApiDebug === 'all' });
+    dbg.driverOf = (dev) => linux.bound.get(dev.name) ?? (dev.pci ? 'pci' : 'platform');
+    dbg.init(kernel.cmdline);
+    dma.debug = dbg;
+    linux.add('dma-debug', dbg);
+    m.dmaObserver = (a) => {
+      const dev = linux.devices.find((d) => d.master === a.master);
+      if (dev) dbg.deviceAccess(dev, a.addr, a.len, a.write);
+    };
+  }
 
   // IOMMU drivers for what firmware describes.
   const lateIommu = !!o.iommuDriver && o.iommuDriver !== 'builtin';

@@ -139,6 +139,11 @@ export interface SwiotlbOptions {
 
 export class Swiotlb implements Stateful {
   private s: SwiotlbState;
+  /**
+   * The CPU's view of memory for the copies (swiotlb_bounce is a memcpy by
+   * the CPU): through the machine's cache when it models one. Absent: RAM.
+   */
+  cpu?: { read(pa: u64, len: number): Uint8Array; write(pa: u64, data: Uint8Array): void };
   /** Called after every bounce copy (from, to, bytes): the boot code records it in the DMA trace. */
   onBounce?: (dev: KDevice, from: u64, to: u64, len: number, why: SwiotlbBounce['why']) => void;
   private readonly version: KernelVersion;
@@ -356,12 +361,13 @@ export class Swiotlb implements Stateful {
       size = allocSize;
     }
     if (size <= 0) return;
+    const mem = this.cpu ?? this.memory;
     if (dir === 'to-device') {
-      this.memory.write(tlbAddr, this.memory.read(orig, size));
+      mem.write(tlbAddr, mem.read(orig, size));
       s.stats.bouncesToDevice++;
       s.stats.bytesToDevice += size;
     } else {
-      this.memory.write(orig, this.memory.read(tlbAddr, size));
+      mem.write(orig, mem.read(tlbAddr, size));
       s.stats.bouncesFromDevice++;
       s.stats.bytesFromDevice += size;
     }

@@ -156,4 +156,6 @@ export interface DmaApi {
   freeCoherent(dev: KDevice, size: number, pa: u64, dma: u64): void;
   syncSingleForCpu(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void;
   syncSingleForDevice(dev: KDevice, dma: u64, size: number, dir: DmaDirection): void;
+  /** dma_mapping_error(dev, addr) as a driver calls it (DMA-API debug notes the check); optional for test doubles. */
+  mappingError?(dev: KDevice, addr: u64): boolean;
 }

@@ -33,6 +33,9 @@ import { GicIts } from '../machine/gic-its.ts';
 import { EEXIST, EINVAL, ENODEV, ENOMEM, ENOSPC, EPERM, EBUSY } from './iommu.ts';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type KDevice, type ResvRegion } from './types.ts';
 import type { Linux } from './linux.ts';
+import { pciAllocIrqVectors, pciFreeIrqVectors, type MsiVector } from './pci-msi.ts';
+
+const ERRNO_BY_NAME: Record<string, number> = { EINVAL, ENOSPC, ENOMEM, ENODEV };
 
 // ---- include/uapi/linux/vfio.h --------------------------------------------------------
 
@@ -121,7 +124,7 @@ interface VfioState {
   /** Pin counts of user pages mapped more than once. */
   pinCount: Record<string, number>;
   /** MSI-X vectors set up with VFIO_DEVICE_SET_IRQS: device, doorbell PA, message address. */
-  irqs: { dev: string; doorbell: u64; msgAddr: u64 }[];
+  irqs: { dev: string; doorbell: u64; msgAddr: u64; vectors?: { index: number; lpi: number; cpu: number }[] }[];
 }
 
 /** Where a device's MSI write goes: delivered to the doorbell, or why not. */
@@ -133,6 +136,8 @@ export interface VfioIrqPath {
   /** 'ok' | 'bridge' (not forwarded upstream / claimed by a window) | 'fault' (IOMMU) | 'elsewhere'. */
   outcome: 'ok' | 'bridge' | 'fault' | 'elsewhere';
   detail: string;
+  /** With an ITS: each vector's LPI, target CPU and how many times a CPU took it. */
+  vectors?: { index: number; lpi: number; cpu: number; taken: number }[];
 }
 
 export interface VfioGroupStatus {
@@ -603,15 +608,32 @@ export class VfioContainer implements Stateful {
    * that is the MSI cookie, so the doorbell page lands at the next page of
    * the SW_MSI window (REFERENCE.md 6.4).
    */
-  prepareMsi(dev: KDevice, doorbell: u64): VfioResult<{ iova: u64 | undefined; msgAddr: u64 }> {
+  prepareMsi(dev: KDevice, doorbell: u64, count = 1): VfioResult<{ iova: u64 | undefined; msgAddr: u64; vectors?: MsiVector[] }> {
     if (!this.linux.driverCore.vfioClaimed(dev)) return { ok: false, errno: EINVAL, why: `${dev.name} is not bound to vfio-pci` };
     const id = this.linux.core.groupOf(dev);
     if (id === undefined || !this.s.groups.includes(id) || !this.s.iommuSet) return { ok: false, errno: EINVAL, why: `${dev.name}'s group is not in a container with an IOMMU set (a device fd needs both)` };
+    if (this.linux.its) {
+      // vfio_msi_enable: pci_alloc_irq_vectors(MSI-X), then vfio_msi_set_vector_signal -> request_irq per vector.
+      if (this.s.irqs.some((x) => x.dev === dev.name)) return { ok: false, errno: EINVAL, why: `${dev.name} already has MSI-X vectors set up (vfio_msi_enable refuses while enabled: disable with count 0 first)` };
+      const r = pciAllocIrqVectors(this.linux, dev, count, (i) => `vfio-msix[${i}](${dev.name})`);
+      if (!r.ok) return { ok: false, errno: ERRNO_BY_NAME[r.errno] ?? EINVAL, why: r.why };
+      const msgAddr = r.vectors[0]!.address;
+      this.s.irqs.push({ dev: dev.name, doorbell, msgAddr, vectors: r.vectors.map((v) => ({ index: v.index, lpi: v.lpi, cpu: v.cpu })) });
+      return { ok: true, iova: r.iova, msgAddr, vectors: r.vectors };
+    }
     const r = this.linux.iommuDma.iommuDmaPrepareMsi(dev, doorbell);
     if (!r.ok) return { ok: false, errno: r.errno, why: `iommu_dma_prepare_msi(${hex(doorbell)}) failed` };
     this.s.irqs = this.s.irqs.filter((x) => x.dev !== dev.name);
     this.s.irqs.push({ dev: dev.name, doorbell, msgAddr: r.msgAddr });
     return { ok: true, iova: r.iova, msgAddr: r.msgAddr };
+  }
+
+  /** VFIO_DEVICE_SET_IRQS with count 0 (DATA_NONE, ACTION_TRIGGER): free_irq and pci_free_irq_vectors. */
+  disableMsi(dev: KDevice): boolean {
+    if (!this.s.irqs.some((x) => x.dev === dev.name)) return false;
+    pciFreeIrqVectors(this.linux, dev);
+    this.s.irqs = this.s.irqs.filter((x) => x.dev !== dev.name);
+    return true;
   }
 
   /**
@@ -623,7 +645,8 @@ export class VfioContainer implements Stateful {
     return this.s.irqs.map((q) => {
       const dev = this.linux.device(q.dev);
       const m = dev?.master;
-      const base = { dev: q.dev, doorbell: q.doorbell, msgAddr: q.msgAddr };
+      const redist = this.linux.its?.redist;
+      const base = { dev: q.dev, doorbell: q.doorbell, msgAddr: q.msgAddr, ...(q.vectors ? { vectors: q.vectors.map((v) => ({ ...v, taken: redist?.takenAll(v.lpi) ?? 0 })) } : {}) };
       if (!m) return { ...base, delivered: false, outcome: 'elsewhere' as const, detail: 'the device is gone' };
       const rc = m.rootComplex;
       const win = rc?.windows.find((w) => w.kind !== 'io' && q.msgAddr >= w.pciBase && q.msgAddr - w.pciBase < w.size);

@@ -38,6 +38,13 @@ interface Line {
 export class CpuCache implements Stateful {
   /** Line address (as a number: exact below 2^53) -> line; insertion order is eviction order. */
   private lines = new Map<number, Line>();
+  /**
+   * Ranges the CPU maps non-cacheable ([start, end) line-aligned numbers):
+   * arm64 dma_alloc_coherent for a non-coherent device remaps its buffer
+   * Normal-NC (arch/arm64/mm/dma-mapping.c arch_dma_prep_coherent, then
+   * pgprot_dmacoherent), so CPU loads and stores there go straight to RAM.
+   */
+  private uncached: [number, number][] = [];
   /** Counters for inspectors and lessons. */
   stats = { fills: 0, writebacks: 0, evictions: 0, dropped: 0 };
 
@@ -81,18 +88,58 @@ export class CpuCache implements Stateful {
     }
   }
 
-  /** A CPU load: through the cache. */
+  private isUncached(la: number): boolean {
+    for (const [a, b] of this.uncached) if (la >= a && la < b) return true;
+    return false;
+  }
+
+  /** Map [pa, pa+len) non-cacheable (true) or cacheable again (false); whole lines. */
+  setUncached(pa: u64, len: number, on: boolean): void {
+    const a = CpuCache.lineOf(pa);
+    const b = CpuCache.lineOf(pa + BigInt(len + CACHE_LINE - 1));
+    this.uncached = this.uncached.filter(([x, y]) => !(x === a && y === b));
+    if (on) this.uncached.push([a, b]);
+  }
+
+  /** Is the line at pa mapped non-cacheable? */
+  uncachedAt(pa: u64): boolean {
+    return this.isUncached(CpuCache.lineOf(pa));
+  }
+
+  /** A CPU load: through the cache (read-allocate), or to RAM where the mapping is non-cacheable. */
   read(pa: u64, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    for (const s of this.span(pa, len)) out.set(this.fill(s.la).data.subarray(s.from, s.to), s.at);
+    for (const s of this.span(pa, len)) {
+      if (this.isUncached(s.la)) out.set(this.memory.read(BigInt(s.la + s.from), s.to - s.from), s.at);
+      else out.set(this.fill(s.la).data.subarray(s.from, s.to), s.at);
+    }
     return out;
   }
 
-  /** A CPU store: into the cache (write-allocate), the line becomes dirty. */
+  /**
+   * What a CPU load would return, without allocating: the line when the
+   * cache holds it, RAM otherwise. For looks (inspectors) that must not
+   * change the cache's contents.
+   */
+  peek(pa: u64, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (const s of this.span(pa, len)) {
+      const l = this.isUncached(s.la) ? undefined : this.lines.get(s.la);
+      out.set(l ? l.data.subarray(s.from, s.to) : this.memory.read(BigInt(s.la + s.from), s.to - s.from), s.at);
+    }
+    return out;
+  }
+
+  /** A CPU store: into the cache (write-allocate), the line becomes dirty; to RAM where non-cacheable. */
   write(pa: u64, data: Uint8Array): void {
     for (const s of this.span(pa, data.length)) {
+      const chunk = data.subarray(s.at, s.at + (s.to - s.from));
+      if (this.isUncached(s.la)) {
+        this.memory.write(BigInt(s.la + s.from), chunk);
+        continue;
+      }
       const l = this.fill(s.la);
-      l.data.set(data.subarray(s.at, s.at + (s.to - s.from)), s.from);
+      l.data.set(chunk, s.from);
       l.dirty = true;
     }
   }
@@ -133,16 +180,22 @@ export class CpuCache implements Stateful {
     return out;
   }
 
+  /** The bytes a held line has (a copy), or undefined when the cache does not hold it. */
+  lineBytes(line: u64): Uint8Array | undefined {
+    return this.lines.get(CpuCache.lineOf(line))?.data.slice();
+  }
+
   get size(): number {
     return this.lines.size;
   }
 
   saveState(): unknown {
-    return { lines: [...this.lines].map(([k, l]) => [k, l.data.slice(), l.dirty] as const), stats: { ...this.stats } };
+    return { lines: [...this.lines].map(([k, l]) => [k, l.data.slice(), l.dirty] as const), stats: { ...this.stats }, uncached: this.uncached.map((r) => [...r]) };
   }
   restoreState(state: unknown): void {
-    const st = state as { lines: (readonly [number, Uint8Array, boolean])[]; stats: CpuCache['stats'] };
+    const st = state as { lines: (readonly [number, Uint8Array, boolean])[]; stats: CpuCache['stats']; uncached?: [number, number][] };
     this.lines = new Map(st.lines.map(([k, d, dirty]) => [k, { data: d.slice(), dirty }]));
     this.stats = { ...st.stats };
+    this.uncached = (st.uncached ?? []).map(([a, b]) => [a, b]);
   }
 }

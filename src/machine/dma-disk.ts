@@ -34,7 +34,7 @@ export class DmaDisk {
     /** Snoops CPU caches (dma-coherent). */
     readonly coherent: boolean,
   ) {
-    this.master = { name, sid: 0, path: 'bypass' };
+    this.master = { name, sid: 0, path: 'bypass', ...(coherent ? {} : { coherent: false }) };
     machine.masters.set(name, this.master);
   }
 

@@ -57,6 +57,12 @@ export interface DmaMaster {
   iommu?: Iommu;
   /** The root complex the device sits below (for peer-to-peer routing). */
   rootComplex?: PciHostBridge;
+  /**
+   * Whether the device's accesses snoop the CPU caches (DT `dma-coherent`).
+   * Absent or true: coherent. false: its reads and writes go to RAM only,
+   * past whatever the CPU cache (machine/cache.ts) holds.
+   */
+  coherent?: boolean;
 }
 
 export type DmaReadResult = { ok: true; data: Uint8Array } | { ok: false; fault: DmaFault; at: u64 };

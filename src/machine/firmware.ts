@@ -36,4 +36,6 @@ export interface Firmware {
   dmar?: FirmwareDmar;
   /** All DMA from these devices is cache coherent (DT dma-coherent). */
   dmaCoherent: boolean;
+  /** Devices (DMA master names) whose node lacks dma-coherent although dmaCoherent is set for the rest. */
+  nonCoherent?: string[];
 }

@@ -16,6 +16,18 @@ import type { PciFunction, PciHostBridge } from './pci.ts';
 import { busFault, type DmaMaster, type DmaReadResult, type DmaWriteResult, type InterruptWindow, type Iommu } from './dma.ts';
 import type { Stateful } from './state.ts';
 import { qemuUnassignedPieces } from './smmuv3/qemu.ts';
+import type { CpuCache } from './cache.ts';
+
+/** One device access the DMA engine routed (what an observer such as a DMA-API checker is told). */
+export interface DeviceAccess {
+  master: DmaMaster;
+  /** The bus address as issued, and its length (at most a page). */
+  addr: u64;
+  len: number;
+  write: boolean;
+  /** Where it landed in memory, when it did. */
+  pa?: u64;
+}
 
 export interface MachineInfo {
   /** Preset name ("arm-virt"). */
@@ -44,6 +56,14 @@ export class Machine {
   /** Every device that can issue DMA, by the model's name ("vda"). */
   readonly masters = new Map<string, DmaMaster>();
   private components = new Map<string, Stateful>();
+  /**
+   * The CPU's data cache, on a machine where some device does not snoop it
+   * (a preset option such as `vda.coherent=no`). Absent: every device is
+   * coherent, and the cache is invisible, so it is not modelled.
+   */
+  cpuCache: CpuCache | undefined;
+  /** Told of every device access that reached memory (one slot: the booted kernel's DMA-API debug). */
+  dmaObserver: ((a: DeviceAccess) => void) | undefined;
 
   constructor(readonly info: MachineInfo) {
     this.register('trace', this.trace);
@@ -100,7 +120,49 @@ export class Machine {
     for (const [k, c] of this.components) if (m.has(k)) c.restoreState(m.get(k));
   }
 
+  // ---- the CPU's view of memory ---------------------------------------------
+
+  /** A CPU load: through the cache when the machine models one, else RAM. */
+  cpuRead(pa: u64, len: number): Uint8Array {
+    return this.cpuCache ? this.cpuCache.read(pa, len) : this.memory.read(pa, len);
+  }
+
+  /** A CPU store: into the cache when the machine models one, else RAM. */
+  cpuWrite(pa: u64, data: Uint8Array): void {
+    if (this.cpuCache) this.cpuCache.write(pa, data);
+    else this.memory.write(pa, data);
+  }
+
+  /** What a CPU load would return, without changing the cache (for looks). */
+  cpuPeek(pa: u64, len: number): Uint8Array {
+    return this.cpuCache ? this.cpuCache.peek(pa, len) : this.memory.read(pa, len);
+  }
+
   // ---- the DMA engine -------------------------------------------------------
+
+  /**
+   * Where a device's write to bus address `addr` would go, without making it
+   * or recording anything: claimed by a host-bridge window, not forwarded
+   * (outside the inbound dma-ranges), an IOMMU fault, or a physical address
+   * (with the MMIO region there, if any).
+   */
+  probeWrite(m: DmaMaster, addr: u64): { kind: 'bridge' | 'fault' | 'pa'; detail: string; pa?: u64; region?: string } {
+    const rc = m.rootComplex;
+    const win = rc?.windows.find((w) => w.kind !== 'io' && addr >= w.pciBase && addr - w.pciBase < w.size);
+    if (win) return { kind: 'bridge', detail: `${hex(addr)} is inside ${rc!.name}'s ${win.kind} window: the root complex routes the write peer to peer, it never reaches the IOMMU or memory` };
+    if (rc && !rc.forwardsUpstream(addr)) return { kind: 'bridge', detail: `${hex(addr)} is outside ${rc.name}'s inbound dma-ranges: the root complex does not forward the write upstream` };
+    let pa = addr;
+    let how = 'untranslated';
+    if (m.path === 'translated' && m.iommu) {
+      const t = m.iommu.translate({ sid: m.sid, addr, write: true }, { record: false, useTlb: false });
+      if (!t.ok) return { kind: 'fault', detail: `${m.iommu.name} would fault: ${t.fault.name}: ${t.fault.detail}` };
+      pa = t.pa;
+      how = `${m.iommu.name} translates it to ${hex(pa)}`;
+    }
+    const r = this.memory.regionAt(pa);
+    return { kind: 'pa', pa, region: r?.name, detail: `${how}${r ? ` (${r.name})` : ' (a hole)'}` };
+  }
+
 
   /**
    * Route one access of at most a page (it must not cross a 4 KiB boundary)
@@ -151,10 +213,21 @@ export class Machine {
           const region = write ? this.memory.regionAt(pa) : undefined;
           const target = region?.kind === 'mmio' && region.handler?.deviceWrite ? region : undefined;
           let irq: string | undefined;
-          if (!write) readData = this.memory.read(pa, len);
-          else if (target) irq = target.handler!.deviceWrite!(pa - target.base, data!, m);
-          else this.memory.write(pa, data!);
+          // A coherent device snoops the CPU cache: its read sees a dirty line,
+          // its write leaves no stale line behind (modelled as a clean before
+          // the read, a clean+invalidate before the write). A non-coherent one
+          // goes to RAM only.
+          const snoop = m.coherent !== false && !target ? this.cpuCache : undefined;
+          if (!write) {
+            snoop?.clean(pa, len);
+            readData = this.memory.read(pa, len);
+          } else if (target) irq = target.handler!.deviceWrite!(pa - target.base, data!, m);
+          else {
+            snoop?.cleanInvalidate(pa, len);
+            this.memory.write(pa, data!);
+          }
           outcome = irq !== undefined ? { kind: 'interrupt', detail: irq } : { kind: 'ok', pa };
+          if (irq === undefined) this.dmaObserver?.({ master: m, addr, len, write, pa });
         } catch (e) {
           if (!(e instanceof BusError)) throw e;
           outcome = { kind: 'fault', fault: busFault('UR', `${e.message} (the access is terminated: an unsupported request / external abort)`) };

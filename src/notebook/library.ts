@@ -35,7 +35,7 @@ export interface LessonEntry {
 }
 
 /** The slug of a lesson file name: 00-tour.md -> tour. */
-export const slugOf = (file: string): string => basename(file).replace(/\.md$/, '').replace(/^\d+-/, '');
+export const slugOf = (file: string): string => basename(file).replace(/\.md$/, '').replace(/^\d+[a-z]?-/, '');
 
 /** Stated limit: the size of one lesson file. */
 export const MAX_LESSON_BYTES = 1 << 20;
@@ -121,6 +121,6 @@ export function findLesson(ref: string, dir = lessonsDir()): LessonEntry | undef
   return (
     all.find((e) => e.id === ref) ??
     all.find((e) => basename(e.file, '.md') === ref || basename(e.file) === ref) ??
-    all.find((e) => /^\d+$/.test(ref) && basename(e.file).startsWith(`${ref}-`))
+    all.find((e) => /^\d+[a-z]?$/.test(ref) && basename(e.file).startsWith(`${ref}-`))
   );
 }

@@ -141,9 +141,11 @@ const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new Sha
 /**
  * Run `f` holding `${file}.lock`, created with O_EXCL: one writer at a time
  * among every dma-lab process (two TUIs, an import). A lock older than
- * LOCK_STALE_MS is a crashed writer's and is broken.
+ * LOCK_STALE_MS is a crashed writer's and is broken. Exported for the
+ * practice review store (src/practice/review-store.ts), the one other file
+ * the lab read-modify-writes: one locking scheme for both.
  */
-function withLock<T>(file: string, f: () => T): T {
+export function withLock<T>(file: string, f: () => T): T {
   const lock = `${file}.lock`;
   const end = Date.now() + LOCK_WAIT_MS;
   let fd: number | undefined;

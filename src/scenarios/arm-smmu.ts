@@ -24,11 +24,11 @@
 import { type u64, alignUp } from '../machine/u64.ts';
 import { Machine } from '../machine/machine.ts';
 import { PciHostBridge } from '../machine/pci.ts';
-import { MmioStub } from '../machine/mmio-stub.ts';
 import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
+import { addGicV3 } from './gic.ts';
+import { MsixNic, MSIX_NIC_BAR } from '../machine/msix-nic.ts';
 import { qemu72SmmuOptions } from '../machine/smmuv3/qemu.ts';
-import { GicIts, GITS_REGION_SIZE } from '../machine/gic-its.ts';
 import { VirtioBlkDevice } from '../machine/virtio/blk.ts';
 import { makeDmaLabDisk } from '../machine/virtio/disk.ts';
 import { validateVirtioPciOptions } from '../machine/virtio/virtio-pci.ts';
@@ -38,6 +38,7 @@ import { type OptionDef, type Preset, System } from './system.ts';
 import type { Firmware } from '../machine/firmware.ts';
 import { parseSizeOption, splitCmdline } from './options.ts';
 import { KERNEL_ERAS, type KernelEra } from '../kernel/era.ts';
+import { CpuCache } from '../machine/cache.ts';
 
 const ON_OFF = ['on', 'off'];
 const onOff = (v: string | undefined): boolean => v === 'on';
@@ -62,7 +63,18 @@ const DEVICE_OPTIONS = (dev: string, d: { legacy: string; modern: string; platfo
     desc: 'what the device\'s DMA really goes through: auto = what this hypervisor does; translated = the IOMMU with its StreamID; bypass = guest-physical addresses',
     scope: 'device',
   },
+  // As xen-arm's sda.coherent (issue 14): DT `dma-coherent` on the device's node.
+  { name: `${dev}.coherent`, default: 'yes', values: ['yes', 'no'], desc: 'the device snoops CPU caches (DT dma-coherent); no: the machine models the CPU cache and the DMA API must clean/invalidate it (arm64 arch_sync_dma_*)', scope: 'device' },
 ];
+
+/** CONFIG_DMA_API_DEBUG (kernel/dma-debug.ts), a kernel build option. */
+export const DMA_API_DEBUG_OPTION: OptionDef = {
+  name: 'dma-api-debug',
+  default: 'off',
+  values: ['off', 'on', 'all'],
+  desc: 'CONFIG_DMA_API_DEBUG=y: kernel/dma/debug.c checks every DMA API call and prints "DMA-API: ..." (on: the first error only, as Linux; all: every error, as debugfs all_errors=1); dma_debug=off on the command line turns it off again',
+  scope: 'kernel',
+};
 
 export const ERA_OPTION = (def: KernelEra): OptionDef => ({
   name: 'kernel',
@@ -82,6 +94,8 @@ interface ArmSmmuBoard {
   smmuDevName: string;
   itsBase: u64;
   gicdBase: u64;
+  /** First redistributor frame (RD_base of CPU 0). */
+  gicrBase: u64;
   ecamBase: u64;
   busEnd: number;
   windows: PciHostBridge['windows'];
@@ -90,6 +104,8 @@ interface ArmSmmuBoard {
   /** The disk's slot and the hypervisor's DMA path when dma-path=auto. */
   diskDev: number;
   autoPath: (o: { iommuPlatform: boolean }) => 'translated' | 'bypass';
+  /** A second PCIe function: a NIC with MSI-X and no kernel driver in the lab (seed 002's passed-through NIC). */
+  nicDev?: number;
   unsetSsid: number;
   /** The SMMU is QEMU 7.2's (machine/smmuv3/qemu.ts): its ID registers, its event records, its memory core's split of faulting accesses. */
   qemuSmmu?: boolean;
@@ -102,12 +118,7 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   const get = (k: string): string => options.get(k) ?? preset.options.find((o) => o.name === k)!.default;
   const m = new Machine({ name: b.preset, arch: 'aarch64', board: b.board, cpus: 4, description: preset.description });
   const mem = m.memory;
-  const gicd = new MmioStub('gicv3_dist', new Map([[0xffe8, 0x3bn]]));
-  m.register('mmio:gicd', gicd);
-  mem.addRegion({ name: 'gicv3_dist', base: b.gicdBase, size: 0x1_0000n, kind: 'mmio', handler: gicd });
-  const its = new GicIts({ name: 'its', base: b.itsBase, interrupts: m.interrupts });
-  m.register('its', its);
-  mem.addRegion({ name: 'arm-gicv3-its', base: b.itsBase, size: GITS_REGION_SIZE, kind: 'mmio', handler: its });
+  addGicV3(m, b);
   const smmu = new SmmuV3({ ...(b.qemuSmmu ? qemu72SmmuOptions() : {}), name: b.smmuName, memory: mem, interrupts: m.interrupts, unsetSsid: b.unsetSsid });
   m.qemuFaultSplit = b.qemuSmmu === true;
   mem.addRegion({ name: b.smmuName, base: b.smmuBase, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
@@ -139,14 +150,28 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
   if (dev.legacy) dev.assignBar(VIRTIO_PCI_LEGACY_BAR, alignUp(io.pciBase + 0x1000n, 0x40n));
   if (dev.vectors > 0) dev.assignBar(VIRTIO_PCI_MSIX_BAR, m32.pciBase);
   if (dev.modern) dev.assignBar(VIRTIO_PCI_MODERN_BAR, m64.pciBase);
+  if (b.nicDev !== undefined) {
+    const nic = new MsixNic(m, { name: 'nic0', bdf: { segment: 0, bus: 0, dev: b.nicDev, fn: 0 }, vendorId: 0x14e4, deviceId: 0x16d7, classCode: 0x020000, description: 'Ethernet controller: Broadcom NetXtreme-E (BCM57414 class; no driver in the lab)', vectors: 8 });
+    m.addPciFunction(host, nic);
+    nic.assignBar(MSIX_NIC_BAR, m64.pciBase + 0x10_0000n);
+    nic.dmaMaster = { ...nic.dmaMaster, path: 'translated', iommu: smmu, rootComplex: host };
+    m.masters.set('nic0', nic.dmaMaster);
+  }
   const dmaPath = get('vda.dma-path');
   const path = dmaPath === 'auto' ? b.autoPath({ iommuPlatform }) : (dmaPath as 'translated' | 'bypass');
-  dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host };
+  const coherent = get('vda.coherent') !== 'no';
+  dev.dmaMaster = { ...dev.dmaMaster, name: 'vda', rid: dev.rid, sid: dev.rid, path, iommu: smmu, rootComplex: host, ...(coherent ? {} : { coherent: false }) };
   m.masters.set('vda', dev.dmaMaster);
+  // A device that does not snoop makes the CPU cache visible: model it (machine/cache.ts).
+  if (!coherent) {
+    m.cpuCache = new CpuCache(mem);
+    m.register('cpu-cache', m.cpuCache);
+  }
 
   const firmware: Firmware = {
     kind: 'dt',
     dmaCoherent: true,
+    ...(coherent ? {} : { nonCoherent: ['vda'] }),
     smmus: [{ kind: 'smmuv3', base: b.smmuBase, hw: smmu, devName: b.smmuDevName, streamId: (h, f) => (h === host ? f.rid : undefined) }],
   };
   const cmdline = new Map<string, string>();
@@ -157,7 +182,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     else cmdline.set(o.name, v);
   }
   const kernel = new Kernel(cmdline);
-  return new System(preset, options, m, kernel, { firmware, era: get('kernel') as KernelEra });
+  const dbg = preset.options.some((o) => o.name === 'dma-api-debug') ? (get('dma-api-debug') as 'off' | 'on' | 'all') : 'off';
+  return new System(preset, options, m, kernel, { firmware, era: get('kernel') as KernelEra, boot: { dmaApiDebug: dbg } });
 }
 
 function deviceCheck(options: ReadonlyMap<string, string>, preset: Preset): string | undefined {
@@ -175,6 +201,7 @@ export const armFastmodel: Preset = {
   options: [
     ERA_OPTION('4.10'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'off', modern: 'on', platform: 'off' }),
     { name: 'ram', default: '4G', desc: 'DRAM: 2 GiB at 0x80000000, the rest at 0x880000000', scope: 'machine', validate: (v) => parseSizeOption(v, 1n << 30n, 64n << 30n) },
   ],
@@ -199,6 +226,8 @@ export const armFastmodel: Preset = {
       smmuDevName: '2b400000.smmu',
       itsBase: 0x2f02_0000n,
       gicdBase: 0x2f00_0000n,
+      // fvp-base-revc.dts: GICR at 0x2f100000
+      gicrBase: 0x2f10_0000n,
       ecamBase: 0x4000_0000n,
       busEnd: 1,
       windows: [
@@ -228,6 +257,7 @@ export const qemuVirtSmmuv3: Preset = {
   options: [
     ERA_OPTION('6.x'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'off' }),
     { name: 'ram', default: '1G', desc: 'RAM at 0x40000000 (QEMU -m)', scope: 'machine', validate: (v) => parseSizeOption(v, 128n << 20n, 255n << 30n) },
   ],
@@ -249,6 +279,8 @@ export const qemuVirtSmmuv3: Preset = {
       smmuDevName: '9050000.smmuv3',
       itsBase: 0x0808_0000n,
       gicdBase: 0x0800_0000n,
+      // hw/arm/virt.c VIRT_GIC_REDIST
+      gicrBase: 0x080a_0000n,
       ecamBase: 0x3f00_0000n,
       busEnd: 15,
       windows: [
@@ -281,6 +313,7 @@ export const armIprocSmmuv3: Preset = {
   options: [
     ERA_OPTION('6.1'),
     ...CMDLINE_OPTIONS,
+    DMA_API_DEBUG_OPTION,
     MSI_IOVA_BASE_OPTION,
     ...DEVICE_OPTIONS('vda', { legacy: 'on', modern: 'off', platform: 'on' }),
   ],
@@ -301,6 +334,7 @@ export const armIprocSmmuv3: Preset = {
       smmuDevName: '64000000.smmu',
       itsBase: 0x63c2_0000n,
       gicdBase: 0x63c0_0000n,
+      gicrBase: 0x63e0_0000n,
       ecamBase: 0x6000_0000n,
       busEnd: 15,
       windows: [
@@ -313,6 +347,7 @@ export const armIprocSmmuv3: Preset = {
         { pciBase: 0x8_0000_0000n, size: 0x8_0000_0000n },
       ],
       diskDev: 1,
+      nicDev: 2,
       autoPath: (o) => (o.iommuPlatform ? 'translated' : 'bypass'),
       unsetSsid: 0,
     }, options);

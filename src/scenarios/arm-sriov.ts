@@ -20,10 +20,9 @@
  */
 import { Machine } from '../machine/machine.ts';
 import { PciHostBridge } from '../machine/pci.ts';
-import { MmioStub } from '../machine/mmio-stub.ts';
 import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import { SMMU_REGION_SIZE } from '../machine/smmuv3/regs.ts';
-import { GicIts, GITS_REGION_SIZE } from '../machine/gic-its.ts';
+import { addGicV3 } from './gic.ts';
 import { SriovPf } from '../machine/sriov.ts';
 import type { Firmware } from '../machine/firmware.ts';
 import { Kernel } from '../kernel/kernel.ts';
@@ -65,12 +64,7 @@ export const armD05Sriov: Preset = {
     const mem = m.memory;
     const total = BigInt(parseSizeOption(get('ram'), 1n << 30n, 64n << 30n, true)!);
     const low = total < 2n * GiB ? total : 2n * GiB;
-    const gicd = new MmioStub('gicv3_dist', new Map([[0xffe8, 0x3bn]]));
-    m.register('mmio:gicd', gicd);
-    mem.addRegion({ name: 'gicv3_dist', base: 0xd000_0000n, size: 0x1_0000n, kind: 'mmio', handler: gicd });
-    const its = new GicIts({ name: 'its', base: 0xc600_0000n, interrupts: m.interrupts });
-    m.register('its', its);
-    mem.addRegion({ name: 'arm-gicv3-its', base: 0xc600_0000n, size: GITS_REGION_SIZE, kind: 'mmio', handler: its });
+    addGicV3(m, { gicdBase: 0xd000_0000n, itsBase: 0xc600_0000n, gicrBase: 0xd010_0000n });
     const smmu = new SmmuV3({ name: 'smmuv3', memory: mem, interrupts: m.interrupts });
     mem.addRegion({ name: 'smmuv3', base: 0xa004_0000n, size: SMMU_REGION_SIZE, kind: 'mmio', handler: smmu });
     m.addIommu(smmu);

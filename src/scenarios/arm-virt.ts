@@ -7,6 +7,7 @@
  *   0x08000000 GICv3 distributor       0x09010000 PL031 RTC
  *   0x08080000 GICv3 ITS               0x10000000 PCIe MMIO window (to 0x3efeffff)
  *   0x080a0000 GICv3 redistributors    0x3eff0000 PCIe I/O window (64 KiB)
+ *   0x0a000000 32 virtio-mmio transports, 0x200 each (empty: no -device virtio-*-device)
  *   0x40000000 RAM                     0x3f000000 PCIe ECAM (16 buses)
  *   0x8000000000 PCIe high MMIO window (512 GiB; above RAM when RAM is larger)
  *
@@ -16,6 +17,7 @@ import { Machine } from '../machine/machine.ts';
 import { alignUp } from '../machine/u64.ts';
 import { PciFunction, PciHostBridge } from '../machine/pci.ts';
 import { MmioStub } from '../machine/mmio-stub.ts';
+import { EmptyVirtioMmioTransport, VIRTIO_MMIO_TRANSPORT_SIZE } from '../machine/virtio/mmio-transport.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import { type Preset, System } from './system.ts';
 import { parseSizeOption, splitCmdline } from './options.ts';
@@ -63,6 +65,9 @@ export const armVirt: Preset = {
     stub('pl011', 0x900_0000n, 0x1000n, new Map([[0x18, 0x90n], [0xfe0, 0x11n], [0xfe4, 0x10n], [0xfe8, 0x14n], [0xfec, 0x00n], [0xff0, 0x0dn], [0xff4, 0xf0n], [0xff8, 0x05n], [0xffc, 0xb1n]]));
     stub('pl031', 0x901_0000n, 0x1000n);
     stub('fwcfg.data', 0x902_0000n, 0x18n);
+    // hw/arm/virt.c: 32 virtio-mmio transports at VIRT_MMIO, 0x200 apart, all empty here.
+    const transport = new EmptyVirtioMmioTransport();
+    for (let i = 0; i < 32; i++) mem.addRegion({ name: 'virtio-mmio', base: 0xa00_0000n + BigInt(i) * VIRTIO_MMIO_TRANSPORT_SIZE, size: VIRTIO_MMIO_TRANSPORT_SIZE, kind: 'mmio', handler: transport });
 
     const host = new PciHostBridge({
       name: 'pcie.0',

@@ -27,6 +27,7 @@
 import { type u64, alignUp } from '../machine/u64.ts';
 import { Machine } from '../machine/machine.ts';
 import { PciFunction, PciHostBridge, type Bdf } from '../machine/pci.ts';
+import { MsixNic } from '../machine/msix-nic.ts';
 import { MmioStub } from '../machine/mmio-stub.ts';
 import { VtdUnit } from '../machine/vtd/vtd.ts';
 import { VTD_REG_SIZE } from '../machine/vtd/regs.ts';
@@ -133,7 +134,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   });
   m.addPciFunction(host, vda);
   if (vda.legacy) vda.assignBar(VIRTIO_PCI_LEGACY_BAR, 0xc000n);
-  if (vda.vectors > 0) vda.assignBar(VIRTIO_PCI_MSIX_BAR, 0xfebd_1000n);
+  if (vda.vectors > 0) vda.assignBar(VIRTIO_PCI_MSIX_BAR, 0xfebd_4000n);
   if (vda.modern) vda.assignBar(VIRTIO_PCI_MODERN_BAR, hole64);
   const path = (opt: string, auto: 'translated' | 'bypass'): 'translated' | 'bypass' => (get(opt) === 'auto' ? auto : (get(opt) as 'translated' | 'bypass'));
   const master = (f: PciFunction, p: 'translated' | 'bypass'): DmaMaster => ({ name: f.name, rid: f.rid, sid: f.rid, path: p, iommu: unit, rootComplex: host });
@@ -141,17 +142,34 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
   m.masters.set('vda', vda.dmaMaster);
 
   // e1000e (82574L): BAR0 128K MMIO, BAR1 128K flash, BAR2 32 bytes I/O, BAR3 16K MSI-X (hw/net/e1000e.c).
-  const nic = fn('nic0', { segment: 0, bus: 0, dev: 2, fn: 0 }, 0x8086, 0x10d3, 0x020000, 'Ethernet controller: Intel Corporation 82574L Gigabit Network Connection', [
-    { index: 0, kind: 'mem32', size: 0x2_0000n, prefetchable: false, addr: 0n },
-    { index: 1, kind: 'mem32', size: 0x2_0000n, prefetchable: false, addr: 0n },
-    { index: 2, kind: 'io', size: 0x20n, prefetchable: false, addr: 0n },
-    { index: 3, kind: 'mem32', size: 0x4000n, prefetchable: false, addr: 0n },
-  ]);
+  // Addresses are illustrative (a firmware assigns them); none overlaps another BAR (test/machine/bars.test.ts).
+  const nic = new MsixNic(m, {
+    name: 'nic0',
+    bdf: { segment: 0, bus: 0, dev: 2, fn: 0 },
+    vendorId: 0x8086,
+    deviceId: 0x10d3,
+    classCode: 0x020000,
+    description: 'Ethernet controller: Intel Corporation 82574L Gigabit Network Connection',
+    subsystemVendorId: 0x1af4,
+    subsystemId: 0x1100,
+    interruptPin: 1,
+    bars: [
+      { index: 0, kind: 'mem32', size: 0x2_0000n, prefetchable: false },
+      { index: 1, kind: 'mem32', size: 0x2_0000n, prefetchable: false },
+      { index: 2, kind: 'io', size: 0x20n, prefetchable: false },
+      { index: 3, kind: 'mem32', size: 0x4000n, prefetchable: false },
+    ],
+    // hw/net/e1000e.c: E1000E_MSIX_IDX 3, table at 0, PBA at 0x2000, E1000E_MSIX_VEC_NUM 5
+    vectors: 5,
+    msix: { bar: 3, tableOffset: 0, pbaOffset: 0x2000, vectors: 5 },
+  });
+  m.addPciFunction(host, nic);
   nic.assignBar(0, 0xfeb8_0000n);
   nic.assignBar(1, 0xfeba_0000n);
   nic.assignBar(2, 0xc080n);
   nic.assignBar(3, 0xfebd_0000n);
-  m.masters.set('nic0', master(nic, path('nic0.dma-path', 'translated')));
+  nic.dmaMaster = master(nic, path('nic0.dma-path', 'translated'));
+  m.masters.set('nic0', nic.dmaMaster);
 
   fn('lpc', { segment: 0, bus: 0, dev: 0x1f, fn: 0 }, 0x8086, 0x2918, 0x060100, 'ISA bridge: Intel Corporation 82801IB (ICH9) LPC Interface Controller');
   const sata = fn('sata', { segment: 0, bus: 0, dev: 0x1f, fn: 2 }, 0x8086, 0x2922, 0x010601, 'SATA controller: Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]', [
@@ -159,7 +177,7 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
     { index: 5, kind: 'mem32', size: 0x1000n, prefetchable: false, addr: 0n },
   ]);
   sata.assignBar(4, 0xc0a0n);
-  sata.assignBar(5, 0xfebd_2000n);
+  sata.assignBar(5, 0xfebd_5000n);
   m.masters.set('sata', master(sata, 'translated'));
   const smbus = fn('smbus', { segment: 0, bus: 0, dev: 0x1f, fn: 3 }, 0x8086, 0x2930, 0x0c0500, 'SMBus: Intel Corporation 82801I (ICH9 Family) SMBus Controller', [{ index: 4, kind: 'io', size: 0x40n, prefetchable: false, addr: 0n }]);
   smbus.assignBar(4, 0x0700n);

@@ -48,6 +48,9 @@ export const xenArm: Preset = {
     const coherent = (options.get('sda.coherent') ?? 'yes') === 'yes';
     const cache = coherent ? undefined : new CpuCache(m.memory);
     if (cache) m.register('cpu-cache', cache);
+    // The machine's cache slot too (issue 14): `cpu read/write/cache` see it, and the DMA
+    // engine knows the controller does not snoop it (DmaMaster.coherent false).
+    m.cpuCache = cache;
     const cpu: CpuMemory = cache
       ? { read: (pa, len) => cache.read(pa, len), write: (pa, data) => cache.write(pa, data), clean: (pa, len) => cache.clean(pa, len), invalidate: (pa, len) => cache.invalidate(pa, len) }
       : { read: (pa, len) => m.memory.read(pa, len), write: (pa, data) => m.memory.write(pa, data), clean: () => {}, invalidate: () => {} };

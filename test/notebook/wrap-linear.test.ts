@@ -24,8 +24,11 @@ test('linear: ten times the word takes far less than a hundred times as long', (
     return performance.now() - t;
   };
   time(20_000); // warm up
-  const small = Math.max(time(40_000), 1);
-  const big = time(400_000);
+  // The fastest of three runs of each: a shared machine's scheduling and GC
+  // pauses only ever add time, and quadratic growth would be 100x, not < 40x.
+  const best = (n: number): number => Math.min(time(n), time(n), time(n));
+  const small = Math.max(best(40_000), 1);
+  const big = best(400_000);
   assert.ok(big < small * 40, `400k took ${big.toFixed(0)} ms, 40k ${small.toFixed(0)} ms`);
 });
 

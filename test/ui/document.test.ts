@@ -59,7 +59,7 @@ test('memory pane: a hexdump around the focus, focus bytes marked; MMIO is not r
   const narrow = memoryPane(s, { addr: 0x40000010n, len: 4 }, { rows: 2, width: 50 });
   assert.is(lineText(narrow.lines[1]!), '40000010  44 43 42 41 00 00 00 00  |DCBA....|', 'eight bytes a row when 16 do not fit');
   assert.match(lineText(memoryPane(s, { addr: 0x09000000n, len: 4 }, { rows: 4, width: 80 }).lines[0]!), 'is MMIO: not read here');
-  const hole = memoryPane(s, { addr: 0x0a000000n, len: 1 }, { rows: 4, width: 80 });
+  const hole = memoryPane(s, { addr: 0x0b000000n, len: 1 }, { rows: 4, width: 80 });
   assert.ok(hole.error);
   assert.match(lineText(hole.lines[0]!), 'hole');
 });

@@ -53,18 +53,29 @@ const pathText = (ref: DeviceRef & { master: DmaMaster }): string => {
 
 /** Run the access, then whatever kernel handler the hardware's signal would run; collect trace, interrupts and log. */
 function access(s: Session, ref: DeviceRef & { master: DmaMaster }, addr: u64, len: number, write: Uint8Array | undefined) {
+  let data: Uint8Array | undefined;
+  const o = observe(s, () => {
+    if (write) return s.machine.dmaWrite(ref.master, addr, write, 'devdma');
+    const rr = s.machine.dmaRead(ref.master, addr, len, 'devdma');
+    if (rr.ok) data = rr.data;
+    return rr;
+  });
+  return { ...o, data };
+}
+
+export type DmaOutcome = { ok: true } | { ok: false; fault: DmaFault; at: u64 };
+
+/**
+ * Run a device's access `act` (one or more DMA transactions), then whatever
+ * kernel handler the hardware's signal would run; collect the trace, the
+ * interrupts and the kernel's log lines it caused.
+ */
+export function observe<R extends DmaOutcome | undefined>(s: Session, act: () => R) {
   const m = s.machine;
   const traceSeq = m.trace.records().at(-1)?.seq ?? 0;
   const irqSeq = m.interrupts.records().at(-1)?.seq ?? 0;
   const smmuEvents = new Map(m.iommus.filter((i): i is SmmuV3 => i instanceof SmmuV3).map((i) => [i, i.stats().events]));
-  let data: Uint8Array | undefined;
-  let r: { ok: true } | { ok: false; fault: DmaFault; at: u64 };
-  if (write) r = m.dmaWrite(ref.master, addr, write, 'devdma');
-  else {
-    const rr = m.dmaRead(ref.master, addr, len, 'devdma');
-    if (rr.ok) data = rr.data;
-    r = rr;
-  }
+  const r = act();
   const irqs = m.interrupts.records().filter((x) => x.seq > irqSeq);
   const before = s.kernel.dmesg();
   const lastT = before.length ? before[before.length - 1]!.time : -1;
@@ -83,7 +94,7 @@ function access(s: Session, ref: DeviceRef & { master: DmaMaster }, addr: u64, l
   }
   const log = s.kernel.dmesg().filter((l) => l.time > lastT);
   const trace = m.trace.records().filter((x) => x.seq > traceSeq);
-  return { r, data, irqs, handlers, log, trace };
+  return { r, irqs, handlers, log, trace };
 }
 
 function lenArg(a: ParsedArgs, name: string): number {

@@ -25,6 +25,7 @@ import { CommandError, type SourceSpan } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
 import { DIR_CHOICES, devLabel, dirName, kernelDevice, parseDir, type KernelDeviceRef } from '../kernel-device.ts';
+import { cacheOpLines, setRememberedMaps } from './dma-rules.ts';
 
 /** Stated limits: one command maps or allocates at most this much. */
 export const DMA_MAP_MAX = 16n << 20n;
@@ -66,6 +67,7 @@ function mappings(linux: Linux): DmaCommandMappings {
   }
   return st;
 }
+setRememberedMaps((linux) => mappings(linux).s.maps);
 
 /** Kernel log lines printed by `fn` (printk times strictly increase). */
 function withLog<T>(s: Session, fn: () => T): { value: T; log: string[] } {
@@ -183,6 +185,7 @@ export const dmaMap: CommandSpec = {
     checkRam(s, pa, BigInt(len), a.span.paddr);
     const dir = parseDir(a.v.dir as string);
     const call = `dma_map_single(${devLabel(k.dev)}, ${hex(pa)}, ${len}, ${dirName(dir)})`;
+    k.linux.dma.takeCacheOps();
     const { value: dma, log } = withLog(s, () => k.linux.dma.mapSingle(k.dev, pa, len, dir));
     if (dma === DMA_MAPPING_ERROR) {
       throw new CommandError(
@@ -208,7 +211,7 @@ export const dmaMap: CommandSpec = {
     if (o.ops === 'swiotlb') lines.push([span(`  bounce slot at PA ${hex(o.slot!)}; ${dir === 1 || dir === 0 ? 'the buffer was copied into it' : 'the device writes there; unmap copies it back'}`)]);
     const expect = o.ops === 'swiotlb' ? o.slot! : pa;
     const dc = deviceCheck(k, dma, expect, o.ops === 'swiotlb' ? 'the bounce slot' : 'the buffer');
-    lines.push(dc.line, ...mismatchLines(k));
+    lines.push(dc.line, ...mismatchLines(k), ...cacheOpLines(k.linux));
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(dma)} (or: dma unmap ${k.ref.name} $) releases it`, 'dim')]);
     return {
@@ -241,6 +244,7 @@ export const dmaAlloc: CommandSpec = {
     const k = kernelDevice(s, a.v.dev as string, a.span.dev);
     const len = checkLen(a.v.len as u64, DMA_ALLOC_MAX, a.span.len);
     const call = `dma_alloc_coherent(${devLabel(k.dev)}, ${len})`;
+    k.linux.dma.takeCacheOps();
     const { value: r, log } = withLog(s, () => k.linux.dma.allocCoherent(k.dev, len));
     if (!r) {
       throw new CommandError(`${call} failed (NULL)${log.length ? `; the kernel logged: ${log.join(' / ')}` : ''}`, a.all, undefined, `the coherent DMA mask is ${hex(k.dev.coherentDmaMask)}`);
@@ -260,6 +264,8 @@ export const dmaAlloc: CommandSpec = {
     }
     const dc = deviceCheck(k, r.dma, r.pa);
     lines.push(dc.line, ...mismatchLines(k));
+    const prep = cacheOpLines(k.linux);
+    if (prep.length) lines.push(...prep, [span('  the CPU maps the buffer non-cacheable (arch_dma_prep_coherent, then a Normal-NC mapping): no syncs are needed on it', 'dim')]);
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     lines.push([span(`  dma unmap ${k.ref.name} ${hex(r.dma)} frees it (dma_free_coherent)`, 'dim')]);
     return {
@@ -318,12 +324,14 @@ export const dmaUnmap: CommandSpec = {
     const len = a.v.len !== undefined ? checkLen(a.v.len as u64, DMA_MAP_MAX, a.span.len) : known!.len;
     const dir = a.v.dir !== undefined ? parseDir(a.v.dir as string) : (known?.dir ?? DMA_BIDIRECTIONAL);
     const domain = k.dev.dmaOps === 'iommu' ? k.linux.core.getDmaDomain(k.dev) : undefined;
-    if (domain && k.linux.core.iommuIovaToPhys(domain, dma) === undefined) {
+    // With DMA-API debug on, the call is made anyway, as a buggy driver makes it: check_unmap reports it.
+    if (domain && k.linux.core.iommuIovaToPhys(domain, dma) === undefined && !k.linux.dma.debug?.enabled) {
       throw new CommandError(`nothing is mapped at IOVA ${hex(dma)} in ${k.ref.name}'s DMA domain (already unmapped?)`, a.span.iova, 'an IOVA a dma map returned', `iova ${k.ref.name} lists the allocated ranges`);
     }
     const coherent = known?.kind === 'coherent';
     const call = coherent ? `dma_free_coherent(${devLabel(k.dev)}, ${len}, PA ${hex(known!.pa)}, ${hex(dma)})` : `dma_unmap_single(${devLabel(k.dev)}, ${hex(dma)}, ${len}, ${dirName(dir)})`;
     const lazy = domain ? k.linux.core.domainUsesFlushQueue(domain) : false;
+    k.linux.dma.takeCacheOps();
     const { log } = withLog(s, () => (coherent ? k.linux.dma.freeCoherent(k.dev, len, known!.pa, dma) : k.linux.dma.unmapSingle(k.dev, dma, len, dir)));
     if (idx >= 0) store.s.maps.splice(idx, 1);
     const lines: Line[] = [[span(call, 'name'), span(' done')]];
@@ -336,6 +344,7 @@ export const dmaUnmap: CommandSpec = {
     } else {
       lines.push([span(`  dma-direct: ${known?.ops === 'swiotlb' ? 'the bounce slot was released (copied back first for from_device/bidirectional)' : 'nothing to undo in hardware: the DMA address was the physical address'}`)]);
     }
+    lines.push(...cacheOpLines(k.linux));
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     return {
       kind: 'dma-unmap',

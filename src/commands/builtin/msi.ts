@@ -19,9 +19,9 @@
  * (intel_irq_remapping_alloc, fill_msi_msg), drivers/iommu/dma-iommu.c
  * (iommu_dma_prepare_msi), drivers/irqchip/irq-gic-v3-its.c (its_irq_compose_msi_msg).
  *
- * No driver in this lab enables MSI: virtio-pci uses INTx and the other
- * drivers are bound without their I/O. The command runs the kernel's part
- * as a driver's pci_alloc_irq_vectors would, and says so. Composing
+ * virtio-pci and e1000e enable MSI-X at probe (kernel/pci-msi.ts); this
+ * command runs the kernel's part for one more vector as a driver's
+ * pci_alloc_irq_vectors would, or shows the one the device already has. Composing
  * changes the machine (an IRTE in memory, a doorbell mapping): it is an
  * undoable step. Asking again for a device that already has an IRTE with
  * the same vector and APIC shows that one instead of allocating another.
@@ -39,6 +39,7 @@ import type { DmaMaster } from '../../machine/dma.ts';
 import type { Linux } from '../../kernel/linux.ts';
 import type { KDevice } from '../../kernel/types.ts';
 import { ERRNO_NAMES } from '../../kernel/iommu.ts';
+import { pickX86Vector, x86UsedVectors } from '../../kernel/pci-msi.ts';
 import { decodeIrte, decodeMsiAddress } from '../../inspect/vtd.ts';
 import { fieldLines, span, type Line } from '../../inspect/view.ts';
 import { CommandError, type SourceSpan } from '../errors.ts';
@@ -46,22 +47,18 @@ import type { CommandResult, CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
 import { devLabel, kernelDevice } from '../kernel-device.ts';
 
-/**
- * The lab's stand-in for the x86 vector allocator (arch/x86/kernel/apic/vector.c),
- * which spreads device vectors over CPUs: the lowest vector from 0x21 (after
- * FIRST_EXTERNAL_VECTOR 0x20) that no IRTE to the same APIC and no DMAR fault
- * event uses, skipping the legacy ISA vectors 0x30-0x3f. A real machine's numbers differ.
- */
-const FIRST_DEVICE_VECTOR = 0x21;
-const ISA_VECTORS = [0x30, 0x3f] as const;
-
 const rowLines = (rows: { name: string; bits: string; text: string; meaning: string }[], indent = '    '): Line[] => fieldLines(rows.map((r) => ({ name: r.name, bits: r.bits, text: r.text, desc: r.meaning })), indent);
 
 /** What the device's driver does about MSI in this model, honestly. */
 function driverNote(linux: Linux, dev: KDevice): string {
   const drv = linux.bound.get(dev.name);
-  const tail = "The message is what pci_write_msi_msg would put in the device's MSI/MSI-X capability; no device model in the lab reads it from there.";
-  if (drv === 'virtio-pci') return `virtio-pci in this lab uses INTx (vp_interrupt reads the ISR) and never enables MSI-X, so ${dev.alias ?? dev.name} does not use this message; real Linux asks for MSI-X first (vp_find_vqs_msix) and would get this. ${tail}`;
+  const tail = "A composed message is what pci_write_msi_msg writes into the device's MSI-X table entry; devirq DEV makes a device whose table the lab models (virtio-pci, the NICs) send its own entries.";
+  const vectors = !!(linux.its?.devices.some((d) => d.dev === dev.name) || linux.msi.s.x86[dev.name]);
+  if (vectors && drv && drv !== 'vfio-pci') {
+    const how = drv === 'virtio-pci' ? 'vp_find_vqs_msix: config vector 0, one per queue, before the rings' : drv === 'e1000e' ? 'e1000e_set_interrupt_capability: RxQ0, TxQ0 and other; request_irq unmasks them when the interface comes up' : 'pci_alloc_irq_vectors';
+    return `${drv} enabled MSI-X for ${dev.alias ?? dev.name} at probe (${how}): its own vectors are in its MSI-X table; this command shows (or composes) one message as pci_alloc_irq_vectors does. ${tail}`;
+  }
+  if (drv === 'virtio-pci') return `virtio-pci in this lab falls back to INTx (vp_interrupt reads the ISR) when the machine has no MSI domain it models or the device has no MSI-X. ${tail}`;
   if (drv === 'vfio-pci') return `vfio-pci holds ${dev.name}: a user-space driver enables its MSI-X with VFIO_DEVICE_SET_IRQS (vfio irq DEV), which maps the doorbell as above. ${tail}`;
   if (drv) return `${drv} is bound to ${dev.name}, but its I/O is not modelled: nothing enables MSI for it here. This is what the kernel's MSI domain composes when the driver does (pci_alloc_irq_vectors). ${tail}`;
   return `no driver is bound to ${dev.name}: nothing enables MSI for it. This is what the kernel's MSI domain would compose. ${tail}`;
@@ -120,12 +117,13 @@ function x86Msi(s: Session, linux: Linux, dev: KDevice, master: DmaMaster, a: { 
     data = 0;
   } else {
     composed = 'new';
-    const used = new Set<number>([...irtes.filter((e) => e.dest === dest).map((e) => e.vector), ...s.machine.iommus.filter((i): i is VtdUnit => i instanceof VtdUnit).map((u) => u.reg32(R.DMAR_FEDATA_REG) & 0xff)]);
+    const used = x86UsedVectors(linux, dest);
+    for (const e of irtes) if (e.dest === dest) used.add(e.vector);
     vector = Number(a.vector ?? 0n);
     if (a.vector === undefined) {
-      vector = FIRST_DEVICE_VECTOR;
-      while (vector <= 0xff && (used.has(vector) || (vector >= ISA_VECTORS[0] && vector <= ISA_VECTORS[1]))) vector++;
-      if (vector > 0xff) throw new CommandError(`no free vector on APIC ${dest} (a stated limit of the lab's stand-in allocator)`, a.asp);
+      const v = pickX86Vector(used);
+      if (v === undefined) throw new CommandError(`no free vector on APIC ${dest} (a stated limit of the lab's stand-in allocator)`, a.asp);
+      vector = v;
     }
     const m = drv.composeMsi(dev, vector, dest);
     addr = (BigInt(m.addressHi >>> 0) << 32n) | BigInt(m.addressLo >>> 0);
@@ -244,7 +242,7 @@ export const msiCommand: CommandSpec = {
     "unit blocks (fault 0x25) while remapping is on. On Arm: the GICv3 ITS doorbell GITS_TRANSLATER,",
     "and, for a device in an IOMMU DMA domain, the doorbell IOVA iommu_dma_prepare_msi maps. vector= and",
     "apic= choose the x86 target (default: the lab's stand-in allocator, APIC 0). Asking again shows the",
-    "IRTE the device already has. No driver in this lab enables MSI itself; the command says so.",
+    "IRTE the device already has (virtio-pci and e1000e enable MSI-X at probe; the note says so).",
   ].join('\n'),
   examples: ['msi nic0', 'msi vda vector=0x41 apic=2', 'msi 00:02.0'],
   exampleMachine: 'x86-q35-vtd',

@@ -260,40 +260,53 @@ const vfioMaps: CommandSpec = {
 
 const vfioIrq: CommandSpec = {
   name: 'vfio irq',
-  summary: "VFIO_DEVICE_SET_IRQS (MSI-X vector 0): map the interrupt doorbell for a vfio-pci device",
+  summary: 'VFIO_DEVICE_SET_IRQS (MSI-X): enable COUNT vectors of a vfio-pci device (count=0 disables)',
   help: [
-    "vfio-pci requests the vector; the irqchip's iommu_dma_prepare_msi maps the doorbell page into the",
-    "device's current domain: in VFIO's unmanaged domain, at the next page of the MSI cookie (the SW_MSI",
-    'window at 0x8000000 on SMMU), not from an allocator. The message address is that IOVA + the',
-    "doorbell's offset. `msi DEV` then shows where the device's write really goes (seed 002).",
+    "vfio-pci enables MSI-X (pci_alloc_irq_vectors) and requests each vector. On Arm with a GICv3 ITS the",
+    'kernel maps the device in the ITS (MAPD, an ITT, one LPI per vector with MAPTI) and writes each',
+    "vector's message into the device's MSI-X table: the address is the doorbell as the device must reach",
+    "it -- in VFIO's unmanaged domain the MSI cookie's next page of the SW_MSI window (0x8000000 on SMMU),",
+    'not an IOVA from an allocator -- and the data is the EventID. `devirq DEV N` makes the device send',
+    'vector N; `vfio irqs` shows where each would land and how often a CPU took its LPI (seed 002).',
   ].join('\n'),
-  examples: ['vfio irq vda'],
+  examples: ['vfio irq vda', 'vfio irq vda count=2'],
   exampleMachine: MACHINE,
   exampleSetup: SETUP_ATTACHED,
   args: [{ name: 'dev', kind: 'device', desc: 'a device bound to vfio-pci' }],
+  opts: [{ name: 'count', kind: 'u64', desc: 'vectors to enable (default 1); 0 disables them' }],
   mutates: true,
   run(s, a) {
     const linux = needLinux(s, a.all);
     const k = kernelDevice(s, a.v.dev as string, a.span.dev);
     const its = s.machine.memory.listRegions().find((r) => r.kind === 'mmio' && r.handler instanceof GicIts);
     if (!its) throw new CommandError(`${s.system.preset.name} has no GICv3 ITS: on x86 the MSI window 0xfee00000 is fixed and interrupt remapping decides (msi DEV shows it)`, a.span.dev, undefined, 'try --machine qemu-virt-smmuv3');
+    const count = a.v.count === undefined ? 1n : (a.v.count as bigint);
+    if (count > 2048n) throw new CommandError(`count=${count}: an MSI-X table has at most 2048 entries`, a.span.count, 'a count from 0 to 2048');
     const doorbell = its.base + BigInt(GITS_TRANSLATER);
-    const call = `ioctl(device, VFIO_DEVICE_SET_IRQS, {flags DATA_EVENTFD|ACTION_TRIGGER, index VFIO_PCI_MSIX_IRQ_INDEX, start 0, count 1})`;
-    const r = linux.vfio.prepareMsi(k.dev, doorbell);
+    if (count === 0n) {
+      const call = `ioctl(device, VFIO_DEVICE_SET_IRQS, {flags DATA_NONE|ACTION_TRIGGER, index VFIO_PCI_MSIX_IRQ_INDEX, start 0, count 0})`;
+      if (!linux.vfio.disableMsi(k.dev)) ioctlFailed(call, { errno: 22, why: `${k.dev.name} has no MSI-X vectors enabled` }, a.span.dev);
+      return { kind: 'vfio-irq', data: { device: k.dev.name, disabled: true }, lines: [[span(`${call} = 0`)], plain(`  MSI-X disabled: the ITS events are discarded (DISCARD, MAPD V=0) and the LPIs freed`)] };
+    }
+    const call = `ioctl(device, VFIO_DEVICE_SET_IRQS, {flags DATA_EVENTFD|ACTION_TRIGGER, index VFIO_PCI_MSIX_IRQ_INDEX, start 0, count ${count}})`;
+    const r = linux.vfio.prepareMsi(k.dev, doorbell, Number(count));
     if (!r.ok) ioctlFailed(call, r, a.span.dev);
     const lines: Line[] = [[span(`${call} = 0`)]];
     lines.push(plain(`  doorbell: GITS_TRANSLATER at ${hex(doorbell)}`));
     if (r.iova !== undefined) lines.push([span('  iommu_dma_prepare_msi: doorbell page mapped at IOVA '), span(hex(r.iova), 'addr'), span(`; message address ${hex(r.msgAddr)}`)]);
     else lines.push(plain(`  no MSI cookie in ${devLabel(k.dev)}'s domain: the message address is the doorbell itself, ${hex(r.msgAddr)}`));
-    lines.push([span(`  msi ${a.v.dev} shows where the device's write lands`, 'dim')]);
-    return { kind: 'vfio-irq', data: { device: k.dev.name, doorbell, iova: r.iova ?? null, address: r.msgAddr }, lines };
+    for (const v of r.vectors ?? []) {
+      lines.push([span(`  vector ${v.index}: `), span(`address ${hex(v.address)} data ${hex(v.data, 8)}`, 'num'), span(` written to the MSI-X table at ${hex(v.entryAddr)}; ITS: DeviceID ${hex(k.dev.master.rid ?? k.dev.master.sid)} EventID ${v.event} -> LPI ${v.lpi} on CPU${v.cpu}`)]);
+    }
+    lines.push([span(`  devirq ${a.v.dev} sends a vector; vfio irqs shows where each lands`, 'dim')]);
+    return { kind: 'vfio-irq', data: { device: k.dev.name, doorbell, iova: r.iova ?? null, address: r.msgAddr, vectors: r.vectors ?? [] }, lines };
   },
 };
 
 const vfioIrqs: CommandSpec = {
   name: 'vfio irqs',
-  summary: 'The MSI-X vectors VFIO set up, and where each device write really goes (nothing is sent)',
-  help: "For each `vfio irq DEV`: the message address and the path the device's write would take: the host bridge (outbound windows, inbound dma-ranges), then the IOMMU, then the doorbell. delivered = it reaches GITS_TRANSLATER.",
+  summary: 'The MSI-X vectors VFIO set up, where each device write really goes (nothing is sent), and LPIs taken',
+  help: "For each `vfio irq DEV`: the message address and the path the device's write would take: the host bridge (outbound windows, inbound dma-ranges), then the IOMMU, then the doorbell. delivered = it reaches GITS_TRANSLATER. With an ITS, each vector's LPI, its CPU and how many times a CPU took it (devirq sends one).",
   examples: ['vfio irqs'],
   exampleMachine: MACHINE,
   exampleSetup: [...SETUP_ATTACHED, 'vfio irq vda'],
@@ -303,7 +316,10 @@ const vfioIrqs: CommandSpec = {
     const linux = needLinux(s, a.all);
     const irqs = linux.vfio.irqPaths();
     const lines: Line[] = irqs.length ? [] : [plain('no vector set up (vfio irq DEV)')];
-    for (const q of irqs) lines.push([span(`${q.dev}: message address `), span(hex(q.msgAddr), 'addr'), span(' -> '), span(q.delivered ? 'delivered' : 'LOST', q.delivered ? 'ok' : 'bad'), span(`: ${q.detail}`, 'dim')]);
+    for (const q of irqs) {
+      lines.push([span(`${q.dev}: message address `), span(hex(q.msgAddr), 'addr'), span(' -> '), span(q.delivered ? 'delivered' : 'LOST', q.delivered ? 'ok' : 'bad'), span(`: ${q.detail}`, 'dim')]);
+      for (const v of q.vectors ?? []) lines.push(plain(`  vector ${v.index}: LPI ${v.lpi} on CPU${v.cpu}, taken ${v.taken} time${v.taken === 1 ? '' : 's'}`));
+    }
     return { kind: 'vfio-irqs', data: { irqs }, lines };
   },
 };

@@ -49,4 +49,13 @@ export interface VirtioEnv {
   config: VirtioKernelConfig;
   /** kmalloc, for indirect descriptor tables (absent: whole pages from `pages`). */
   kmalloc?: Kmalloc;
+  /**
+   * The PCI MSI-X layer (kernel/pci-msi.ts), when the machine has an MSI
+   * domain: pci_alloc_irq_vectors(nvec, nvec, PCI_IRQ_MSIX) + request_irq
+   * for each named vector, and pci_free_irq_vectors. Absent: INTx only.
+   */
+  msix?: {
+    alloc(kdev: import('../types.ts').KDevice, nvec: number, names: readonly string[], o?: { unmask?: boolean }): { ok: true } | { ok: false; why: string };
+    free(kdev: import('../types.ts').KDevice): void;
+  };
 }

@@ -55,7 +55,7 @@ import {
 import { VIRTIO_ID_BLOCK } from '../../machine/virtio/virtio-config.ts';
 import { SECTOR_SIZE } from '../../machine/virtio/disk.ts';
 import { virtqueueAddSgs, virtqueueGetBuf, virtqueueKickPrepare, type VringMapping, type VringState } from './virtio-ring.ts';
-import { type VirtioDevice, virtioDeviceReady, virtioNegotiate, virtioPciProbe, vpConfigRead, vpNotify, vpReadIsr, vpSetupVq } from './virtio-pci.ts';
+import { type VirtioDevice, virtioDeviceReady, virtioNegotiate, virtioPciProbe, vpConfigRead, vpNotify, vpReadIsr, vpFindVqs } from './virtio-pci.ts';
 import { msdosPartition, type PartitionScan } from './msdos.ts';
 import type { VirtioEnv } from './env.ts';
 import { clone, type Stateful } from '../../machine/state.ts';
@@ -195,11 +195,12 @@ export function virtblkProbe(env: VirtioEnv, kdev: KDevice, opts: VirtblkProbeOp
   if (!n.ok) return { ok: false, error: n.error, vdev };
   // init_vq: one request queue.
   if (env.config.era === '6.x') env.kernel.log('info', `virtio_blk ${vdev.name}: 1/0/0 default/read/poll queues`);
-  const q = vpSetupVq(env, kdev, vdev, 0, 'req.0');
-  if (!q.ok) {
-    env.kernel.log('err', `virtio_blk ${vdev.name}: probe of ${vdev.name} failed: ${q.error}`);
-    return { ok: false, error: q.error, vdev };
+  const qs = vpFindVqs(env, kdev, vdev, ['req.0']);
+  if (!qs.ok) {
+    env.kernel.log('err', `virtio_blk ${vdev.name}: probe of ${vdev.name} failed: ${qs.error}`);
+    return { ok: false, error: qs.error, vdev };
   }
+  const q = { ok: true as const, value: qs.value[0]! };
   const capacity = vpConfigRead(env, vdev, VIRTIO_BLK_CFG_CAPACITY, 8);
   const blkSize = hasFeature(vdev.features, VIRTIO_BLK_F_BLK_SIZE) ? Number(vpConfigRead(env, vdev, VIRTIO_BLK_CFG_BLK_SIZE, 4)) : SECTOR_SIZE;
   const segMax = hasFeature(vdev.features, VIRTIO_BLK_F_SEG_MAX) ? Number(vpConfigRead(env, vdev, VIRTIO_BLK_CFG_SEG_MAX, 4)) : 1;
@@ -260,7 +261,8 @@ function submit(env: VirtioEnv, kdev: KDevice, blk: VirtioBlk, type: number, sec
   if (virtqueueKickPrepare(env, blk.vq)) vpNotify(env, blk.vdev, blk.vq.index);
   for (let polls = 1; polls <= VIRTBLK_POLL_LIMIT; polls++) {
     env.kernel.tick(VIRTBLK_POLL_US);
-    vpReadIsr(env, blk.vdev); // vp_interrupt: reading the ISR acknowledges INTx
+    // INTx: vp_interrupt reads the ISR (which acknowledges it); with MSI-X, vring_interrupt runs directly.
+    if (!blk.vdev.transport.msixEnabled) vpReadIsr(env, blk.vdev);
     for (;;) {
       const g = virtqueueGetBuf(env, kdev, blk.vq);
       if (!g.ok) return { ok: false, reason: 'broken', error: `virtio_blk ${blk.vdev.name}: ${g.error}`, polls, request };

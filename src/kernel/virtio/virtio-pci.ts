@@ -19,9 +19,12 @@
  * pci_set_master. A transitional device is driven through its modern
  * interface: Linux has preferred modern since v4.0 or so.
  *
- * Interrupts: INTx only in the model (vp_interrupt reads the ISR). Real
- * Linux asks for MSI-X first (vp_find_vqs_msix) and falls back to INTx;
- * the MSI plumbing (ITS, iommu-dma MSI cookie) is outside this file.
+ * Interrupts: vp_find_vqs asks for MSI-X first, one vector for config
+ * changes and one per queue (vp_find_vqs_msix, VP_VQ_VECTOR_POLICY_EACH),
+ * before the rings are created; it writes each vector number to the device
+ * and reads it back. Without an MSI domain (env.msix absent or failing) it
+ * falls back to INTx (vp_find_vqs_intx: vp_interrupt reads the ISR). The
+ * MSI plumbing (ITS or IRTEs, the iommu-dma doorbell) is kernel/pci-msi.ts.
  */
 import { type u64, hex, dmaBitMask } from '../../machine/u64.ts';
 import { PCI_CAPABILITY_LIST, PCI_CAP_ID_VNDR, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI_REVISION_ID, PCI_STATUS, PCI_STATUS_CAP_LIST, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID, type PciFunction, type PciHostBridge } from '../../machine/pci.ts';
@@ -376,7 +379,7 @@ export function virtioDeviceReady(env: VirtioEnv, vdev: VirtioDevice): void {
  * queue_size, desc/driver/device addresses, then queue_enable (Linux
  * enables each queue after all are set up; with one queue it is the same).
  */
-export function vpSetupVq(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, index: number, name: string): VirtioResult<VringState> {
+export function vpSetupVq(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, index: number, name: string, msixVec = R.VIRTIO_MSI_NO_VECTOR): VirtioResult<VringState> {
   const t = vdev.transport;
   if (t.mode === 'legacy') {
     const io = t.ioaddr!;
@@ -393,6 +396,11 @@ export function vpSetupVq(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, ind
     }
     wr(env, io + BigInt(R.VIRTIO_PCI_QUEUE_PFN), 4, Number(pfn));
     t.notifyAddr[index] = io + BigInt(R.VIRTIO_PCI_QUEUE_NOTIFY);
+    if (msixVec !== R.VIRTIO_MSI_NO_VECTOR) {
+      // vp_legacy_queue_vector: write, then read back what the device took.
+      wr(env, io + BigInt(R.VIRTIO_MSI_QUEUE_VECTOR), 2, msixVec);
+      if (rd(env, io + BigInt(R.VIRTIO_MSI_QUEUE_VECTOR), 2) === R.VIRTIO_MSI_NO_VECTOR) return { ok: false, error: '-EBUSY: the device did not take the queue vector' };
+    }
     return r;
   }
   const c = t.common!;
@@ -413,8 +421,54 @@ export function vpSetupVq(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, ind
   w64(R.VIRTIO_PCI_COMMON_Q_USEDLO, vq.usedDma);
   const off = rd(env, c + BigInt(R.VIRTIO_PCI_COMMON_Q_NOFF), 2);
   t.notifyAddr[index] = t.notifyBase! + BigInt(off * (t.notifyOffMultiplier ?? 0));
+  if (msixVec !== R.VIRTIO_MSI_NO_VECTOR) {
+    // vp_modern_queue_vector: write, then read back what the device took.
+    wr(env, c + BigInt(R.VIRTIO_PCI_COMMON_Q_MSIX), 2, msixVec);
+    if (rd(env, c + BigInt(R.VIRTIO_PCI_COMMON_Q_MSIX), 2) === R.VIRTIO_MSI_NO_VECTOR) return { ok: false, error: '-EBUSY: the device did not take the queue vector' };
+  }
   wr(env, c + BigInt(R.VIRTIO_PCI_COMMON_Q_ENABLE), 2, 1);
   return r;
+}
+
+/** vp_config_vector: write the config-change vector and read back what the device took. */
+function vpConfigVector(env: VirtioEnv, vdev: VirtioDevice, v: number): number {
+  const t = vdev.transport;
+  const a = t.mode === 'legacy' ? t.ioaddr! + BigInt(R.VIRTIO_MSI_CONFIG_VECTOR) : t.common! + BigInt(R.VIRTIO_PCI_COMMON_MSIX);
+  wr(env, a, 2, v);
+  return rd(env, a, 2);
+}
+
+/**
+ * vp_find_vqs: MSI-X with a vector per queue (config first: vector 0, then
+ * queue i on vector i + 1), allocated before any ring; INTx when there is no
+ * MSI domain or the device cannot take the vectors. Returns the queues.
+ */
+export function vpFindVqs(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, names: readonly string[]): VirtioResult<VringState[]> {
+  const t = vdev.transport;
+  let msix = false;
+  const m = env.msix?.alloc(kdev, names.length + 1, [`${vdev.name}-config`, ...names.map((n) => `${vdev.name}-${n}`)]);
+  if (m?.ok) {
+    t.msixEnabled = true;
+    if (vpConfigVector(env, vdev, 0) === R.VIRTIO_MSI_NO_VECTOR) {
+      // -EBUSY from vp_request_msix_vectors: give the vectors back, fall back to INTx.
+      env.msix!.free(kdev);
+      t.msixEnabled = false;
+    } else msix = true;
+  }
+  const vqs: VringState[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const q = vpSetupVq(env, kdev, vdev, i, names[i]!, msix ? i + 1 : R.VIRTIO_MSI_NO_VECTOR);
+    if (!q.ok) return q;
+    vqs.push(q.value);
+  }
+  return { ok: true, value: vqs };
+}
+
+/** vp_del_vqs' interrupt half: free the vectors and disable MSI-X. */
+export function vpDelVqIrqs(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice): void {
+  if (!vdev.transport.msixEnabled) return;
+  env.msix?.free(kdev);
+  vdev.transport.msixEnabled = false;
 }
 
 /** vp_notify: write the queue index to its notify address. */

@@ -246,7 +246,8 @@ export function vringDelVirtqueue(env: VirtioEnv, dev: KDevice, vq: VringState):
 function mapOne(env: VirtioEnv, dev: KDevice, vq: VringState, sg: SgEntry, dir: DmaDirection): VringMapping | undefined {
   if (!vq.useDmaApi) return { pa: sg.pa, addr: sg.pa, len: sg.len, dir, mapped: false };
   const dma = env.dma.mapSingle(dev, sg.pa, sg.len, dir);
-  if (dma === DMA_MAPPING_ERROR) return undefined;
+  // vring_map_one_sg checks with dma_mapping_error(), which DMA-API debug records.
+  if (env.dma.mappingError ? env.dma.mappingError(dev, dma) : dma === DMA_MAPPING_ERROR) return undefined;
   return { pa: sg.pa, addr: dma, len: sg.len, dir, mapped: true };
 }
 

@@ -465,6 +465,22 @@ export abstract class VirtioPciDevice extends PciFunction {
     return { enabled: (ctl & PCI_MSIX_FLAGS_ENABLE) !== 0, functionMasked: (ctl & PCI_MSIX_FLAGS_MASKALL) !== 0 };
   }
 
+  /** The device signals MSI-X vector v (what it does when a queue completes): 'sent', 'pending' (masked), or why not. */
+  signalMsix(v: number): 'sent' | 'pending' | 'disabled' | 'no-such-vector' | 'no-msix' {
+    if (!this.msix) return 'no-msix';
+    return this.msix.notify(v);
+  }
+
+  /** The MSI-X table entry of vector v as the device holds it. */
+  msixEntry(v: number): { addr: u64; data: number; masked: boolean } | undefined {
+    const e = this.msix?.entry(v);
+    return e ? { addr: this.msix!.address(v), data: e.data >>> 0, masked: (e.ctrl & 1) !== 0 } : undefined;
+  }
+
+  get msixVectors(): number {
+    return this.msix?.vectors ?? 0;
+  }
+
   get msixEnabled(): boolean {
     return this.msixControl().enabled;
   }
@@ -472,7 +488,12 @@ export abstract class VirtioPciDevice extends PciFunction {
   /** An MSI is a DMA write of the 32-bit message data to the message address. */
   private sendMsi(vector: number, addr: u64, data: number): void {
     if (!this.busMaster) return; // an MSI is a memory write: no bus mastering, no message
-    this.machine.dmaWrite(this.dmaMaster, addr, le32(data), `msix vector ${vector}`);
+    // QEMU sends MSI-X through the function's bus-master address space, which
+    // is the IOMMU's whatever the virtio device uses for its rings
+    // (hw/pci/pci.c pci_msi_trigger; hw/virtio/virtio-pci.c picks dma_as for
+    // the rings only): a "bypass" device's MSI is still translated.
+    const m = this.dmaMaster.path === 'bypass' && this.dmaMaster.iommu ? { ...this.dmaMaster, path: 'translated' as const } : this.dmaMaster;
+    this.machine.dmaWrite(m, addr, le32(data), `msix vector ${vector}`);
   }
 
   private raise(vector: number, why: string): void {
