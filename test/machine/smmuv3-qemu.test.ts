@@ -144,6 +144,17 @@ test("QEMU's F_CD_FETCH carries the CD address in dword 2 (EVT_SET_ADDR), the ar
   }
 });
 
+test('QEMU refuses a CD with HA/HD (C_BAD_CD); the architected SMMU ignores them without HTTU', () => {
+  for (const qemu of [true, false]) {
+    const { m, events, dev } = rig(qemu);
+    const cd = m.memory.readWords(CD, 8);
+    cd[0] = cd[0]! | (1n << 42n) | (1n << 43n);
+    m.memory.writeWords(CD, cd);
+    m.dmaRead(dev, 0x1000n, 4, 'x');
+    assert.is(get(EVENT_LAYOUT, events()[0]!, 'Type'), qemu ? 0x0an : 0x10n);
+  }
+});
+
 test('QEMU memory_access_size pieces: at most 4 bytes, at most the alignment', () => {
   assert.equal(qemuUnassignedPieces(0x1000n, 16).map((p) => p.len), [4, 4, 4, 4]);
   assert.equal(qemuUnassignedPieces(0x1002n, 2), [{ addr: 0x1002n, len: 2 }]);

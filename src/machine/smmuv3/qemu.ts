@@ -36,6 +36,10 @@
  * prints "EVTQ write aborted -- events may have been lost" rather than
  * "EVTQ overflow detected -- events lost".
  *
+ * Configuration checks (decode_ste / decode_cd) the model shares, plus one
+ * of QEMU's own: a CD with HA or HD set is C_BAD_CD (the architecture
+ * ignores them when IDR0.HTTU = 0).
+ *
  * Splitting (softmmu/physmem.c flatview_read_continue /
  * flatview_write_continue, memory_access_size; softmmu/memory.c
  * unassigned_mem_ops): a failed IOMMU translation hands the access to

@@ -204,7 +204,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     this.hasS2 = o.stage2 ?? true;
     this.has2Lvl = o.twoLevelStrtab ?? true;
     this.eventRecord = o.eventRecord ?? 'architected';
-    this.caps = { sidBits: this.sidBits, oasBits: this.oasBits, stage2: this.hasS2, twoLevelStrtab: this.has2Lvl };
+    this.caps = { sidBits: this.sidBits, oasBits: this.oasBits, stage2: this.hasS2, twoLevelStrtab: this.has2Lvl, httuBitsIllegal: this.eventRecord === 'qemu-7.2' };
     const oasEnc = OAS_BITS.indexOf(this.oasBits as (typeof OAS_BITS)[number]);
     if (oasEnc < 0) throw new Error(`SMMUv3 ${o.name}: OAS must be one of ${OAS_BITS.join(', ')}`);
     const regs = new Uint32Array(0x400);
