@@ -38,6 +38,8 @@ export interface X86MsiVector {
   /** The IRTE, when interrupt remapping composed the message. */
   index?: number;
   name: string;
+  /** request_irq ran (the entry is unmasked). */
+  requested: boolean;
 }
 
 /** What the PCI MSI layer handed out on x86, per device (for undo and for the vector allocator). */
@@ -194,7 +196,7 @@ function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number
       address = 0xfee0_0000n | (BigInt(dest) << 12n);
       data = vector;
     }
-    list.push({ vector, dest, index, name: name(i) });
+    list.push({ vector, dest, index, name: name(i), requested: unmask });
     msgs.push({ address, data });
   }
   const at = programTable(linux, p.f, p.cap, p.table, msgs, unmask);

@@ -124,7 +124,7 @@ interface VfioState {
   /** Pin counts of user pages mapped more than once. */
   pinCount: Record<string, number>;
   /** MSI-X vectors set up with VFIO_DEVICE_SET_IRQS: device, doorbell PA, message address. */
-  irqs: { dev: string; doorbell: u64; msgAddr: u64; vectors?: { index: number; lpi: number; cpu: number }[] }[];
+  irqs: { dev: string; doorbell: u64; msgAddr: u64; vectors?: { index: number; lpi: number; cpu: number; address?: u64; data?: number }[] }[];
 }
 
 /** Where a device's MSI write goes: delivered to the doorbell, or why not. */
@@ -612,13 +612,13 @@ export class VfioContainer implements Stateful {
     if (!this.linux.driverCore.vfioClaimed(dev)) return { ok: false, errno: EINVAL, why: `${dev.name} is not bound to vfio-pci` };
     const id = this.linux.core.groupOf(dev);
     if (id === undefined || !this.s.groups.includes(id) || !this.s.iommuSet) return { ok: false, errno: EINVAL, why: `${dev.name}'s group is not in a container with an IOMMU set (a device fd needs both)` };
-    if (this.linux.its) {
+    if (this.linux.its || this.linux.env.machine.info.arch === 'x86_64') {
       // vfio_msi_enable: pci_alloc_irq_vectors(MSI-X), then vfio_msi_set_vector_signal -> request_irq per vector.
       if (this.s.irqs.some((x) => x.dev === dev.name)) return { ok: false, errno: EINVAL, why: `${dev.name} already has MSI-X vectors set up (vfio_msi_enable refuses while enabled: disable with count 0 first)` };
       const r = pciAllocIrqVectors(this.linux, dev, count, (i) => `vfio-msix[${i}](${dev.name})`);
       if (!r.ok) return { ok: false, errno: ERRNO_BY_NAME[r.errno] ?? EINVAL, why: r.why };
       const msgAddr = r.vectors[0]!.address;
-      this.s.irqs.push({ dev: dev.name, doorbell, msgAddr, vectors: r.vectors.map((v) => ({ index: v.index, lpi: v.lpi, cpu: v.cpu })) });
+      this.s.irqs.push({ dev: dev.name, doorbell, msgAddr, vectors: r.vectors.map((v) => ({ index: v.index, lpi: v.lpi, cpu: v.cpu, address: v.address, data: v.data })) });
       return { ok: true, iova: r.iova, msgAddr, vectors: r.vectors };
     }
     const r = this.linux.iommuDma.iommuDmaPrepareMsi(dev, doorbell);
@@ -646,7 +646,22 @@ export class VfioContainer implements Stateful {
       const dev = this.linux.device(q.dev);
       const m = dev?.master;
       const redist = this.linux.its?.redist;
-      const base = { dev: q.dev, doorbell: q.doorbell, msgAddr: q.msgAddr, ...(q.vectors ? { vectors: q.vectors.map((v) => ({ ...v, taken: redist?.takenAll(v.lpi) ?? 0 })) } : {}) };
+      const irLog = this.linux.env.machine.interrupts.records();
+      // x86: a vector was taken each time the unit delivered its IRTE (remappable) or its vector (compatibility format).
+      const x86Taken = (v: { address?: u64; data?: number }): number => {
+        const idx = v.address !== undefined && (v.address & 0x10n) ? Number((v.address >> 5n) & 0x7fffn) + (v.data ?? 0) : undefined;
+        return irLog.filter((x) => (idx !== undefined ? x.controller === 'ir' && x.detail.includes(`IRTE ${idx} `) : x.addr === v.address && x.data === BigInt(v.data ?? -1))).length;
+      };
+      const base = { dev: q.dev, doorbell: q.doorbell, msgAddr: q.msgAddr, ...(q.vectors ? { vectors: q.vectors.map((v) => ({ index: v.index, lpi: v.lpi, cpu: v.cpu, taken: redist ? redist.takenAll(v.lpi) : x86Taken(v) })) } : {}) };
+      if (!redist && this.linux.intel) {
+        // x86: the interrupt window is decoded before any translation; interrupt remapping decides.
+        const unit = m?.iommu && 'interruptRequest' in m.iommu ? (m.iommu as unknown as { interruptRequest(sid: number, a: u64, d: number, rec: boolean): { ok: boolean; detail: string } }) : undefined;
+        const v0 = q.vectors?.[0];
+        if (m && unit && v0?.address !== undefined) {
+          const out = unit.interruptRequest(m.rid ?? m.sid, v0.address, v0.data ?? 0, false);
+          return { ...base, delivered: out.ok, outcome: out.ok ? ('ok' as const) : ('fault' as const), detail: out.detail };
+        }
+      }
       if (!m) return { ...base, delivered: false, outcome: 'elsewhere' as const, detail: 'the device is gone' };
       const rc = m.rootComplex;
       const win = rc?.windows.find((w) => w.kind !== 'io' && q.msgAddr >= w.pciBase && q.msgAddr - w.pciBase < w.size);

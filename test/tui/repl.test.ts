@@ -13,9 +13,13 @@ test('prompt names the machine; Tab completes commands and subcommands; history 
   const t = new Tmux(['repl', '--machine', 'arm-virt']);
   try {
     await t.waitFor('(arm-virt)');
+    // Wait for each echo before the next key: on a loaded machine a Tab can overtake the text it completes.
     t.send('inf', true);
+    await t.waitFor('(arm-virt) inf');
     t.send('Tab');
+    await t.waitFor('(arm-virt) info');
     t.send(' mt', true);
+    await t.waitFor(/info +mt/);
     t.send('Tab');
     await t.waitFor('info mtree');
     t.send('Enter');

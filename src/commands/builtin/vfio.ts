@@ -279,10 +279,12 @@ const vfioIrq: CommandSpec = {
     const linux = needLinux(s, a.all);
     const k = kernelDevice(s, a.v.dev as string, a.span.dev);
     const its = s.machine.memory.listRegions().find((r) => r.kind === 'mmio' && r.handler instanceof GicIts);
-    if (!its) throw new CommandError(`${s.system.preset.name} has no GICv3 ITS: on x86 the MSI window 0xfee00000 is fixed and interrupt remapping decides (msi DEV shows it)`, a.span.dev, undefined, 'try --machine qemu-virt-smmuv3');
+    const x86 = s.machine.info.arch === 'x86_64';
+    if (!its && !x86) throw new CommandError(`${s.system.preset.name} has no MSI controller this lab models (no GICv3 ITS)`, a.span.dev, undefined, 'try --machine arm-iproc-smmuv3');
     const count = a.v.count === undefined ? 1n : (a.v.count as bigint);
     if (count > 2048n) throw new CommandError(`count=${count}: an MSI-X table has at most 2048 entries`, a.span.count, 'a count from 0 to 2048');
-    const doorbell = its.base + BigInt(GITS_TRANSLATER);
+    // x86: no doorbell page to map; the interrupt window 0xfee00000-0xfeefffff is decoded before translation.
+    const doorbell = its ? its.base + BigInt(GITS_TRANSLATER) : 0xfee0_0000n;
     if (count === 0n) {
       const call = `ioctl(device, VFIO_DEVICE_SET_IRQS, {flags DATA_NONE|ACTION_TRIGGER, index VFIO_PCI_MSIX_IRQ_INDEX, start 0, count 0})`;
       if (!linux.vfio.disableMsi(k.dev)) ioctlFailed(call, { errno: 22, why: `${k.dev.name} has no MSI-X vectors enabled` }, a.span.dev);
@@ -292,11 +294,15 @@ const vfioIrq: CommandSpec = {
     const r = linux.vfio.prepareMsi(k.dev, doorbell, Number(count));
     if (!r.ok) ioctlFailed(call, r, a.span.dev);
     const lines: Line[] = [[span(`${call} = 0`)]];
-    lines.push(plain(`  doorbell: GITS_TRANSLATER at ${hex(doorbell)}`));
-    if (r.iova !== undefined) lines.push([span('  iommu_dma_prepare_msi: doorbell page mapped at IOVA '), span(hex(r.iova), 'addr'), span(`; message address ${hex(r.msgAddr)}`)]);
+    lines.push(plain(x86 ? `  x86: the interrupt window 0xfee00000-0xfeefffff, decoded before any translation (VT-d reports it as a hardware MSI region, so no cookie)` : `  doorbell: GITS_TRANSLATER at ${hex(doorbell)}`));
+    if (x86) {
+      /* no doorbell mapping */
+    } else if (r.iova !== undefined) lines.push([span('  iommu_dma_prepare_msi: doorbell page mapped at IOVA '), span(hex(r.iova), 'addr'), span(`; message address ${hex(r.msgAddr)}`)]);
     else lines.push(plain(`  no MSI cookie in ${devLabel(k.dev)}'s domain: the message address is the doorbell itself, ${hex(r.msgAddr)}`));
     for (const v of r.vectors ?? []) {
-      lines.push([span(`  vector ${v.index}: `), span(`address ${hex(v.address)} data ${hex(v.data, 8)}`, 'num'), span(` written to the MSI-X table at ${hex(v.entryAddr)}; ITS: DeviceID ${hex(k.dev.master.rid ?? k.dev.master.sid)} EventID ${v.event} -> LPI ${v.lpi} on CPU${v.cpu}`)]);
+      const x86v = linux.msi.s.x86[k.dev.name]?.[v.index];
+      const target = x86v ? (x86v.index !== undefined ? `IRTE ${x86v.index}: vector ${hex(x86v.vector, 2)} to APIC ${x86v.dest}` : `compatibility format: vector ${hex(x86v.vector, 2)} to APIC ${x86v.dest}`) : `ITS: DeviceID ${hex(k.dev.master.rid ?? k.dev.master.sid)} EventID ${v.event} -> LPI ${v.lpi} on CPU${v.cpu}`;
+      lines.push([span(`  vector ${v.index}: `), span(`address ${hex(v.address)} data ${hex(v.data, 8)}`, 'num'), span(` written to the MSI-X table at ${hex(v.entryAddr)}; ${target}`)]);
     }
     lines.push([span(`  devirq ${a.v.dev} sends a vector; vfio irqs shows where each lands`, 'dim')]);
     return { kind: 'vfio-irq', data: { device: k.dev.name, doorbell, iova: r.iova ?? null, address: r.msgAddr, vectors: r.vectors ?? [] }, lines };
@@ -318,7 +324,7 @@ const vfioIrqs: CommandSpec = {
     const lines: Line[] = irqs.length ? [] : [plain('no vector set up (vfio irq DEV)')];
     for (const q of irqs) {
       lines.push([span(`${q.dev}: message address `), span(hex(q.msgAddr), 'addr'), span(' -> '), span(q.delivered ? 'delivered' : 'LOST', q.delivered ? 'ok' : 'bad'), span(`: ${q.detail}`, 'dim')]);
-      for (const v of q.vectors ?? []) lines.push(plain(`  vector ${v.index}: LPI ${v.lpi} on CPU${v.cpu}, taken ${v.taken} time${v.taken === 1 ? '' : 's'}`));
+      for (const v of q.vectors ?? []) lines.push(plain(`  vector ${v.index}: ${v.lpi >= 0 ? `LPI ${v.lpi} on CPU${v.cpu}` : `APIC ${v.cpu}`}, taken ${v.taken} time${v.taken === 1 ? '' : 's'}`));
     }
     return { kind: 'vfio-irqs', data: { irqs }, lines };
   },
