@@ -613,7 +613,11 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
    *   2017 (drivers/iommu/arm-smmu-v3.c arm_smmu_write_strtab_ent, v4.1x):
    *     EATS = TRANS (1) under #ifdef CONFIG_PCI_ATS, which arm64's
    *     defconfig has (PCI_IOV selects PCI_ATS): set even for an SMMU
-   *     without ATS and a device without the capability. No S1DSS.
+   *     without ATS and a device without the capability. No S1DSS. (An
+   *     earlier form of the function, with `ste->bypass` instead of
+   *     `ste->assigned`, set S1STALLD unconditionally and left a bypass
+   *     STE's dword 1 alone; the release that changed it, v4.10 or v4.11,
+   *     is not verified. The model uses the later form for the whole era.)
    *   current, write_strtab_ent (v5.6-v6.8, Linux 6.1): S1DSS = SSID0 (2,
    *     "iommu/arm-smmu-v3: Add support for Substream IDs", v5.6); EATS only
    *     for a master with ATS enabled ("iommu/arm-smmu-v3: Add support for
