@@ -164,7 +164,11 @@ export function explainEvent(words: readonly u64[]): string {
       s = t ? `${who}: ${t.name} — ${t.meaning}.` : `${who}: event type ${hex(e.type)} is reserved/unknown.`;
     }
   }
-  return s.charAt(0).toUpperCase() + s.slice(1) + ssidNote;
+  // QEMU 7.2 (hw/arm/smmuv3.c smmuv3_translate) fills only the address and RnW of these faults: CLASS stays 0.
+  const qemuClass = e.class === E.CLASS_CD && !e.s2 && (e.type === E.F_TRANSLATION || e.type === E.F_ADDR_SIZE || e.type === E.F_ACCESS || e.type === E.F_PERMISSION)
+    ? ' CLASS reads 0 (CD fetch), as QEMU 7.2 writes every such fault (it fills only the address and RnW); on hardware CLASS = CD would mean the fault came from fetching the CD through stage 2.'
+    : '';
+  return s.charAt(0).toUpperCase() + s.slice(1) + ssidNote + qemuClass;
 }
 
 // ---- views that read an SMMU's structures from memory -----------------------------------

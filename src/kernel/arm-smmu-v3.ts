@@ -227,6 +227,8 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
   private syncWords: u64[] | undefined;
   /** CMD_TLBI_NH_VA words without the address, by ASID (derived data, not state). */
   private tlbiVa = new Map<number, [u64, u64]>();
+  /** The same for range invalidation (TG = 4K, TTL 3), by ASID. */
+  private tlbiRange = new Map<number, [u64, u64]>();
   /** dev_name() of the SMMU platform device: "2b400000.smmu". */
   readonly devName: string;
   readonly era: SmmuEra;
@@ -611,7 +613,11 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
    *   2017 (drivers/iommu/arm-smmu-v3.c arm_smmu_write_strtab_ent, v4.1x):
    *     EATS = TRANS (1) under #ifdef CONFIG_PCI_ATS, which arm64's
    *     defconfig has (PCI_IOV selects PCI_ATS): set even for an SMMU
-   *     without ATS and a device without the capability. No S1DSS.
+   *     without ATS and a device without the capability. No S1DSS. (An
+   *     earlier form of the function, with `ste->bypass` instead of
+   *     `ste->assigned`, set S1STALLD unconditionally and left a bypass
+   *     STE's dword 1 alone; the release that changed it, v4.10 or v4.11,
+   *     is not verified. The model uses the later form for the whole era.)
    *   current, write_strtab_ent (v5.6-v6.8, Linux 6.1): S1DSS = SSID0 (2,
    *     "iommu/arm-smmu-v3: Add support for Substream IDs", v5.6); EATS only
    *     for a master with ATS enabled ("iommu/arm-smmu-v3: Add support for
@@ -760,14 +766,34 @@ export class ArmSmmuV3Driver implements IommuDriver, Stateful {
     return armLpaeUnmap(this.ctx, this.paging(domain).pgtbl, iova, size);
   }
 
-  /** arm_smmu_tlb_inv_range: TLBI_NH_VA per 4K granule (whole ASID past CMDQ_MAX_TLBI_OPS, current), then CMD_SYNC. */
+  /**
+   * __arm_smmu_tlb_inv_range, then CMD_SYNC. Without ARM_SMMU_FEAT_RANGE_INV:
+   * one TLBI_NH_VA per 4K granule (the whole ASID past CMDQ_MAX_TLBI_OPS,
+   * current). With it (IDR3.RIL, v5.8+; QEMU advertises it): range
+   * commands, TG = 1 (4K leaf pages), TTL = 3 (the 4K granule is a
+   * level-3 entry), and per command the lowest set bit of the remaining
+   * page count as SCALE and up to 32 of those as NUM + 1.
+   */
   iotlbSync(domain: IommuDomain, iova: u64, size: u64): void {
     const d = this.s.domains[domain.id];
     if (!d || d.stage !== 's1' || !this.s.probed || size === 0n) return;
     const start = iova & ~0xfffn;
     const pages = Number((iova + size - 1n - start) >> 12n) + 1;
     const kickEach = this.era !== 'current';
-    if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
+    if (this.s.features & ARM_SMMU_FEAT_RANGE_INV) {
+      // One encode per ASID (TG, TTL, Leaf fixed); NUM [16:12] and SCALE [24:20] and the address vary.
+      let t = this.tlbiRange.get(d.asid!);
+      if (!t) this.tlbiRange.set(d.asid!, (t = encode(C.cmdLayout(C.CMD_TLBI_NH_VA), { Opcode: C.CMD_TLBI_NH_VA, ASID: d.asid!, Leaf: true, TG: 1, TTL: 3 }) as [u64, u64]));
+      let left = pages;
+      let va = start;
+      while (left > 0) {
+        const scale = Math.log2(left & -left);
+        const num = Math.floor(left / 2 ** scale) & 0x1f;
+        this.issueWords([t[0] | (BigInt(num - 1) << 12n) | (BigInt(scale) << 20n), t[1] | (va & TLBI_VA_ADDR_MASK)], false);
+        left -= num * 2 ** scale;
+        va += BigInt(num * 2 ** scale) << 12n;
+      }
+    } else if (this.era === 'current' && pages >= CMDQ_MAX_TLBI_OPS) {
       this.issueCmd(C.CMD_TLBI_NH_ASID, { ASID: d.asid! }, kickEach);
     } else {
       // One encode per ASID: only the Address field changes from page to page.

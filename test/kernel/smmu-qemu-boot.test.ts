@@ -7,6 +7,26 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { booted, ok, text } from '../commands/helpers.ts';
+import { get } from '../../src/machine/fields.ts';
+import * as C from '../../src/machine/smmuv3/cmd.ts';
+import type { SmmuV3 } from '../../src/machine/smmuv3/smmuv3.ts';
+import type { Session } from '../../src/commands/session.ts';
+
+/** The TLBI_NH_VA commands written to the command queue since `from` (its PROD then). */
+function tlbis(s: Session, from: number): { num: number; scale: number; tg: number; ttl: number; addr: bigint }[] {
+  const smmu = s.system.machine.iommus[0] as SmmuV3;
+  const q = smmu.commandQueue();
+  const out = [];
+  const n = 1 << q.shift;
+  for (let p = from; (p & (2 * n - 1)) !== (q.prod & (2 * n - 1)); p = (p + 1) & (2 * n - 1)) {
+    const w = s.system.machine.memory.readWords(q.base + BigInt(16 * (p & (n - 1))), 2);
+    if (Number(w[0]! & 0xffn) !== C.CMD_TLBI_NH_VA) continue;
+    const g = (f: string): bigint => get(C.cmdLayout(C.CMD_TLBI_NH_VA), w, f);
+    out.push({ num: Number(g('NUM')), scale: Number(g('SCALE')), tg: Number(g('TG')), ttl: Number(g('TTL')), addr: g('Address') });
+  }
+  return out;
+}
+const cmdqProd = (s: Session): number => (s.system.machine.iommus[0] as SmmuV3).commandQueue().prod;
 
 const dmesg = (preset: string, args: string): string => text(ok(booted(preset, args), 'dmesg'));
 
@@ -41,6 +61,32 @@ test('an 8-byte device read that faults: two raw event dumps, one per 4-byte hal
   const log = text(ok(s, 'dmesg'));
   // dword 1 = RnW only (CLASS 0: QEMU 7.2 fills no CLASS for F_TRANSLATION); dword 2 = the input address.
   assert.match(log, /event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081000\n.*\t0x0000000000000000\n.*event 0x10 received:\n.*\t0x0000000800000010\n.*\t0x0000000800000000\n.*\t0x00000008fa081004\n/);
+});
+
+test('RANGE_INV (QEMU IDR3.RIL): unmapping 4 pages is one range TLBI (TG 4K, TTL 3, SCALE 2, NUM 0), and it drops all four', () => {
+  const s = booted('qemu-virt-smmuv3', 'kernel=6.1 vda.iommu_platform=on iommu.strict=1');
+  const m = ok(s, 'dma map vda 0x41000000 16384 DMA_BIDIRECTIONAL').data as { dma: bigint };
+  for (let i = 0n; i < 4n; i++) ok(s, `devdma read vda ${m.dma + i * 4096n} 4`);
+  const p = cmdqProd(s);
+  ok(s, `dma unmap vda ${m.dma}`);
+  assert.equal(tlbis(s, p), [{ num: 0, scale: 2, tg: 1, ttl: 3, addr: m.dma }]);
+  for (let i = 0n; i < 4n; i++) assert.match(text(ok(s, `devdma read vda ${m.dma + i * 4096n} 4`)), /F_TRANSLATION/);
+});
+
+test('without RANGE_INV (the fast model, 6.1): one TLBI_NH_VA per 4K page, no TG', () => {
+  const s = booted('arm-fastmodel', 'kernel=6.1 iommu.strict=1');
+  const m = ok(s, 'dma map vda 0x80000000 16384 DMA_BIDIRECTIONAL').data as { dma: bigint };
+  const p = cmdqProd(s);
+  ok(s, `dma unmap vda ${m.dma}`);
+  assert.equal(tlbis(s, p).map((t) => [t.tg, t.num, t.scale, t.addr - m.dma]), [0n, 1n, 2n, 3n].map((i) => [0, 0, 0, i * 4096n]));
+});
+
+test("smmu events explains QEMU's CLASS 0 on a translation fault", () => {
+  const s = booted('qemu-virt-smmuv3', 'kernel=6.1 vda.iommu_platform=on');
+  s.execute('devdma read vda 0x8fa081000 4');
+  assert.match(text(ok(s, 'smmu events')), /CLASS reads 0 \(CD fetch\), as QEMU 7\.2 writes every such fault/);
+  const f = booted('arm-fastmodel');
+  assert.not.match(text(ok(f, 'smmu events')), /CLASS reads 0/);
 });
 
 test.run();

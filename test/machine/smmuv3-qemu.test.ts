@@ -115,6 +115,46 @@ test('the architected record (fast model) carries CLASS = IN and one event per a
   assert.is(get(EVENT_LAYOUT, ev[0]!, 'CLASS'), 2n);
 });
 
+test('a full event queue: QEMU raises GERROR.EVENTQ_ABT_ERR, the architected SMMU sets EVENTQ_PROD.OVFLG', () => {
+  for (const qemu of [true, false]) {
+    const { m, smmu, dev } = rig(qemu);
+    // 16 slots (EVENTQ_BASE.LOG2SIZE 4); one slot always stays free: 15 events fill it.
+    for (let i = 0; i < 20; i++) m.dmaRead(dev, 0x8fa0_8100n + BigInt(0x1000 * i), 4, 'x');
+    const gerror = smmu.reg32(R.SMMU_GERROR) ^ smmu.reg32(R.SMMU_GERRORN);
+    const ovf = (smmu.reg32(R.SMMU_EVENTQ_PROD) & R.Q_OVERFLOW_FLAG) !== 0;
+    if (qemu) {
+      assert.is(gerror & R.GERROR_EVENTQ_ABT_ERR, R.GERROR_EVENTQ_ABT_ERR);
+      assert.not.ok(ovf);
+    } else {
+      assert.is(gerror & R.GERROR_EVENTQ_ABT_ERR, 0);
+      assert.ok(ovf);
+    }
+  }
+});
+
+test("QEMU's F_CD_FETCH carries the CD address in dword 2 (EVT_SET_ADDR), the architecture's in dword 3", () => {
+  for (const qemu of [true, false]) {
+    const { m, events, dev } = rig(qemu);
+    const hole = 0x9000_0000n; // no RAM: the CD fetch aborts
+    m.memory.writeWords(STRTAB + 64n * 8n, encode(STE_LAYOUT, { V: 1, Config: 5, S1ContextPtr: hole }));
+    m.dmaRead(dev, 0x1000n, 4, 'x');
+    const ev = events()[0]!;
+    assert.is(get(EVENT_LAYOUT, ev, 'Type'), 0x09n);
+    assert.equal([ev[2], ev[3]], qemu ? [hole, 0n] : [0n, hole]);
+  }
+});
+
+test('QEMU refuses a CD with HA/HD (C_BAD_CD); the architected SMMU ignores them without HTTU', () => {
+  for (const qemu of [true, false]) {
+    const { m, events, dev } = rig(qemu);
+    const cd = m.memory.readWords(CD, 8);
+    cd[0] = cd[0]! | (1n << 42n) | (1n << 43n);
+    m.memory.writeWords(CD, cd);
+    m.dmaRead(dev, 0x1000n, 4, 'x');
+    assert.is(get(EVENT_LAYOUT, events()[0]!, 'Type'), qemu ? 0x0an : 0x10n);
+  }
+});
+
 test('QEMU memory_access_size pieces: at most 4 bytes, at most the alignment', () => {
   assert.equal(qemuUnassignedPieces(0x1000n, 16).map((p) => p.len), [4, 4, 4, 4]);
   assert.equal(qemuUnassignedPieces(0x1002n, 2), [{ addr: 0x1002n, len: 2 }]);

@@ -51,6 +51,11 @@ export interface SmmuCaps {
   oasBits: number;
   stage2: boolean;
   twoLevelStrtab: boolean;
+  /**
+   * QEMU 7.2 decode_cd: CD.HA or CD.HD set is C_BAD_CD ("HTTU = 0"), where
+   * the architecture makes them RES0 (ignored) without IDR0.HTTU.
+   */
+  httuBitsIllegal?: boolean;
 }
 
 export interface WordReader {
@@ -176,6 +181,7 @@ export function fetchConfig(mem: WordReader, regs: StreamTableRegs, caps: SmmuCa
     if (d('ENDI')) return badCd('has ENDI = 1; only little-endian tables are supported');
     if (d('S')) return badCd('has S = 1; stalls are not supported (IDR0.STALL_MODEL = 1)');
     if (!d('A')) return badCd('has A = 0, illegal with IDR0.TERM_MODEL = 1');
+    if (caps.httuBitsIllegal && (d('HA') || d('HD'))) return badCd('has HA or HD set, which QEMU refuses without hardware access/dirty flag updates (IDR0.HTTU = 0)');
     const oas = Math.min(oasBits(d('IPS')), caps.oasBits);
     const record = d('R') === 1;
     const asid = d('ASID');

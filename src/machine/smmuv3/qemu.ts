@@ -29,7 +29,16 @@
  * not set stay zero, so CLASS reads 0 ("CD fetch"), PnU, InD, S2, SSV and
  * the SubstreamID are 0. An F_WALK_EABT carries CLASS = 1 and the table
  * address in dword 3. Faults are recorded only with CD.R, as the spec
- * says; nothing is cached on a fault.
+ * says; nothing is cached on a fault. An F_CD_FETCH carries the CD address
+ * in dword 2 (EVT_SET_ADDR), where the architecture has it in dword 3. A
+ * full event queue is a failed write: GERROR.EVENTQ_ABT_ERR, never
+ * EVENTQ_PROD.OVFLG (smmuv3_write_eventq / smmuv3_record_event), so Linux
+ * prints "EVTQ write aborted -- events may have been lost" rather than
+ * "EVTQ overflow detected -- events lost".
+ *
+ * Configuration checks (decode_ste / decode_cd) the model shares, plus one
+ * of QEMU's own: a CD with HA or HD set is C_BAD_CD (the architecture
+ * ignores them when IDR0.HTTU = 0).
  *
  * Splitting (softmmu/physmem.c flatview_read_continue /
  * flatview_write_continue, memory_access_size; softmmu/memory.c

@@ -204,7 +204,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     this.hasS2 = o.stage2 ?? true;
     this.has2Lvl = o.twoLevelStrtab ?? true;
     this.eventRecord = o.eventRecord ?? 'architected';
-    this.caps = { sidBits: this.sidBits, oasBits: this.oasBits, stage2: this.hasS2, twoLevelStrtab: this.has2Lvl };
+    this.caps = { sidBits: this.sidBits, oasBits: this.oasBits, stage2: this.hasS2, twoLevelStrtab: this.has2Lvl, httuBitsIllegal: this.eventRecord === 'qemu-7.2' };
     const oasEnc = OAS_BITS.indexOf(this.oasBits as (typeof OAS_BITS)[number]);
     if (oasEnc < 0) throw new Error(`SMMUv3 ${o.name}: OAS must be one of ${OAS_BITS.join(', ')}`);
     const regs = new Uint32Array(0x400);
@@ -389,8 +389,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         this.tlbDrop((tag) => tag === asid);
         return 0;
       case C.CMD_TLBI_NH_VA:
-        // Range invalidation (TG != 0) needs IDR3.RIL, which is not advertised; the address is used alone.
-        this.tlbDropVa(asid, cmd[1]! & 0xffff_ffff_ffff_f000n);
+        this.tlbiVa(asid, cmd, 0xffff_ffff_ffff_f000n);
         return 0;
       case C.CMD_TLBI_NH_VAA: {
         const va = cmd[1]! & 0xffff_ffff_ffff_f000n;
@@ -403,7 +402,7 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
         return 0;
       case C.CMD_TLBI_S2_IPA:
         if (!this.hasS2) return R.CERROR_ILL;
-        this.tlbDropVa(0x10000 + vmid, cmd[1]! & 0x000f_ffff_ffff_f000n);
+        this.tlbiVa(0x10000 + vmid, cmd, 0x000f_ffff_ffff_f000n);
         return 0;
       case C.CMD_TLBI_NSNH_ALL:
         for (const m of this.s.tlb) m.clear();
@@ -481,6 +480,34 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   private tlbDrop(pred: (tag: number) => boolean): void {
     for (const m of this.s.tlb) for (const k of [...m.keys()]) if (pred(Math.floor(k / TAG_MUL))) m.delete(k);
   }
+  /**
+   * TLBI by address. With IDR3.RIL and TG != 0 a command covers a range:
+   * (NUM + 1) << SCALE granules of the size TG names (1: 4K, 2: 16K,
+   * 3: 64K), as QEMU's smmuv3_s1_range_inval and the SMMUv3.2 spec read
+   * it. Without RIL (or TG = 0) the address alone.
+   */
+  private tlbiVa(tag: number, cmd: u64[], addrMask: u64): void {
+    const va = cmd[1]! & addrMask;
+    const tg = Number((cmd[1]! >> 10n) & 3n);
+    if (!(this.s.regs[word(R.SMMU_IDR3)]! & R.IDR3_RIL) || tg === 0) return this.tlbDropVa(tag, va);
+    const num = Number((cmd[0]! >> 12n) & 0x1fn);
+    const scale = Number((cmd[0]! >> 20n) & 0x1fn);
+    const len = BigInt(num + 1) << BigInt(scale + [0, 12, 14, 16][tg]!);
+    this.tlbDropRange(tag, va, len);
+  }
+  /** Drop every IOTLB entry of `tag` overlapping [va, va + len). */
+  private tlbDropRange(tag: number, va: u64, len: u64): void {
+    const lo = va;
+    const hi = va + len;
+    this.s.tlb.forEach((m, i) => {
+      const sh = BigInt(SIZE_SHIFT[i]!);
+      for (const k of [...m.keys()]) {
+        if (Math.floor(k / TAG_MUL) !== tag) continue;
+        const start = BigInt(k - tag * TAG_MUL) << sh;
+        if (start < hi && start + (1n << sh) > lo) m.delete(k);
+      }
+    });
+  }
   private tlbDropVa(tag: number, va: u64): void {
     if (va >> 48n !== 0n) return;
     const vpn = Number(va >> 12n);
@@ -506,6 +533,13 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
     const prod = r[wp]!;
     const cons = r[word(R.SMMU_EVENTQ_CONS)]!;
     if (qFull(prod, cons, shift)) {
+      if (this.eventRecord === 'qemu-7.2') {
+        // QEMU 7.2 smmuv3_write_eventq: a full queue is a failed write (MEMTX_ERROR), and
+        // smmuv3_record_event raises GERROR.EVENTQ_ABT_ERR; it never sets EVENTQ_PROD.OVFLG.
+        this.s.stats.eventsLost++;
+        this.toggleGerror(R.GERROR_EVENTQ_ABT_ERR, 'event queue full (QEMU reports it as an aborted write)');
+        return false;
+      }
       if ((prod & R.Q_OVERFLOW_FLAG) === (cons & R.Q_OVERFLOW_FLAG)) r[wp] = (prod ^ R.Q_OVERFLOW_FLAG) >>> 0;
       this.s.stats.eventsLost++;
       return false;
@@ -628,7 +662,12 @@ export class SmmuV3 implements Iommu, MmioHandler, Stateful {
   }
 
   private cfgError(req: DmaRequest, type: number, detail: string, fetchAddr?: u64): Fail {
-    const ev = E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, fetchAddr });
+    // QEMU 7.2 smmuv3_record_event puts an F_CD_FETCH's address in dword 2 (EVT_SET_ADDR, the
+    // InputAddr field), not in dword 3 where F_STE_FETCH's goes (EVT_SET_ADDR2).
+    const qemuCdFetch = this.eventRecord === 'qemu-7.2' && type === E.F_CD_FETCH;
+    const ev = qemuCdFetch
+      ? E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, inputAddr: fetchAddr })
+      : E.encodeEvent({ type, sid: req.sid, ssv: req.ssid !== undefined, ssid: req.ssid ?? this.unsetSsid, fetchAddr });
     return { event: ev, fault: { source: this.name, code: type, name: E.eventName(type), detail, recorded: false } };
   }
 

@@ -90,6 +90,11 @@ export interface VirtioPciOptions {
    * set it.
    */
   queueReset?: boolean;
+  /** QEMU indirect_desc / event_idx (DEFINE_VIRTIO_COMMON_FEATURES; both default on). */
+  indirectDesc?: boolean;
+  eventIdx?: boolean;
+  /** Offer QEMU's VIRTIO_F_BAD_FEATURE on the legacy interface (default true: the device model is QEMU's). */
+  badFeature?: boolean;
 }
 
 /** What a device type supplies to the transport. */
@@ -205,6 +210,9 @@ export abstract class VirtioPciDevice extends PciFunction {
   readonly modern: boolean;
   readonly iommuPlatform: boolean;
   readonly queueReset: boolean;
+  readonly indirectDesc: boolean;
+  readonly eventIdx: boolean;
+  readonly badFeature: boolean;
   readonly vectors: number;
   readonly type: VirtioDeviceType;
   /** Config-space offsets of the capabilities this device added. */
@@ -242,6 +250,9 @@ export abstract class VirtioPciDevice extends PciFunction {
     this.modern = modern;
     this.iommuPlatform = !!opts.iommuPlatform;
     this.queueReset = !!opts.queueReset;
+    this.indirectDesc = opts.indirectDesc ?? true;
+    this.eventIdx = opts.eventIdx ?? true;
+    this.badFeature = opts.badFeature ?? true;
     this.vectors = vectors;
     this.type = type;
     this.master = { name: opts.name, rid: this.rid, sid: this.rid, path: 'bypass' };
@@ -337,8 +348,10 @@ export abstract class VirtioPciDevice extends PciFunction {
   hostFeatures(): u64 {
     let f = this.deviceFeatures();
     // QEMU DEFINE_VIRTIO_COMMON_FEATURES: indirect_desc, event_idx, notify_on_empty, any_layout all on.
-    f |= featureBit(VIRTIO_RING_F_INDIRECT_DESC) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_F_NOTIFY_ON_EMPTY) | featureBit(VIRTIO_F_ANY_LAYOUT);
-    f |= featureBit(VIRTIO_F_BAD_FEATURE);
+    f |= featureBit(VIRTIO_F_NOTIFY_ON_EMPTY) | featureBit(VIRTIO_F_ANY_LAYOUT);
+    if (this.indirectDesc) f |= featureBit(VIRTIO_RING_F_INDIRECT_DESC);
+    if (this.eventIdx) f |= featureBit(VIRTIO_RING_F_EVENT_IDX);
+    if (this.badFeature) f |= featureBit(VIRTIO_F_BAD_FEATURE);
     if (this.modern) f |= featureBit(VIRTIO_F_VERSION_1);
     if (this.iommuPlatform) f |= featureBit(VIRTIO_F_ACCESS_PLATFORM);
     if (this.modern && this.queueReset) f |= featureBit(VIRTIO_F_RING_RESET);
