@@ -103,6 +103,50 @@ function viewStep(st: TranslationStep): { view: WalkStepView; text: Line } {
   return { view, text: [...head, ...at, span(single !== undefined ? ` = ${hex(single, 16)}` : '', 'num'), span(`  ${st.note}`, 'dim')] };
 }
 
+/**
+ * The walk as a radix-tree path (`show=tree`): the IOVA cut into the index
+ * fields each level uses, then one branch per level, from the table root to
+ * the page and the offset. 4 KiB granules only (every level takes 9 bits,
+ * the page offset 12): SMMUv3 stage 1 L0-L3 [47:39] [38:30] [29:21] [20:12]
+ * (io-pgtable-arm.c ARM_LPAE_LVL_SHIFT), VT-d PML5/PML4/PDP/PD/PT from
+ * [56:48] down (VT-d spec 3.7).
+ */
+const LEVEL_SHIFT: Record<string, number> = { L0: 39, L1: 30, L2: 21, L3: 12, PML5: 48, PML4: 39, PDP: 30, PD: 21, PT: 12 };
+
+function treeLines(steps: readonly Pick<TranslationStep, 'level' | 'index' | 'tableAddr' | 'note'>[], iova: u64, end: { ok: true; pa: u64 } | { ok: false; what: string }): Line[] {
+  const levels = steps.filter((x) => LEVEL_SHIFT[x.level] !== undefined && x.index !== undefined);
+  if (!levels.length) return [[span('  (no page-table level was read: nothing to draw)', 'dim')]];
+  const lines: Line[] = [];
+  // Every level from the root down to 4 KiB, walked or not (a fault stops the walk, not the IOVA's fields).
+  const order = levels[0]!.level.startsWith('L') ? ['L0', 'L1', 'L2', 'L3'] : ['PML5', 'PML4', 'PDP', 'PD', 'PT'];
+  const cols = order.slice(order.indexOf(levels[0]!.level)).map((name) => {
+    const lo = LEVEL_SHIFT[name]!;
+    return { name, bits: `${lo + 8}..${lo}`, index: String(Number((iova >> BigInt(lo)) & 0x1ffn)) };
+  });
+  // A leaf above L3/PT (a block or superpage) keeps the rest of the bits as offset.
+  const lastShift = LEVEL_SHIFT[levels.at(-1)!.level]!;
+  const leafBlock = end.ok && lastShift > 12;
+  if (leafBlock) cols.splice(cols.findIndex((c) => LEVEL_SHIFT[c.name] === lastShift) + 1);
+  const offBits = leafBlock ? lastShift : 12;
+  const off = iova & ((1n << BigInt(offBits)) - 1n);
+  const w = Math.max(...cols.map((c) => Math.max(c.bits.length, c.index.length, c.name.length))) + 2;
+  lines.push([span(`  IOVA ${hex(iova, 16)} cut into its 4 KiB-granule index fields:`, 'head')]);
+  lines.push([span('    level  '), ...cols.map((c) => span(c.name.padEnd(w), 'key')), span('offset', 'key')]);
+  lines.push([span('    bits   '), ...cols.map((c) => span(c.bits.padEnd(w), 'dim')), span(`${offBits - 1}..0`, 'dim')]);
+  lines.push([span('    index  '), ...cols.map((c) => span(c.index.padEnd(w), 'num')), span(hex(off), 'num')]);
+  lines.push([span(`  table root ${hex(levels[0]!.tableAddr ?? 0n)}`, 'addr')]);
+  levels.forEach((x, i) => {
+    const pad = '  ' + '    '.repeat(i + 1);
+    const next = /table -> (?:next level at )?(0x[0-9a-f]+)/.exec(x.note);
+    const leaf = /(?:page|block)(?: at|.*?(?:OA |-> ))\s*(0x[0-9a-f]+)/.exec(x.note);
+    const what = next ? `${x.level} table ${hex(x.tableAddr ?? 0n)} [${x.index}] -> next table ${next[1]}` : leaf ? `${x.level} table ${hex(x.tableAddr ?? 0n)} [${x.index}] -> ${leafBlock ? 'block' : 'page'} ${leaf[1]}` : `${x.level} table ${hex(x.tableAddr ?? 0n)} [${x.index}]: ${x.note}`;
+    lines.push([span(`${pad}└─[${x.index}] `, 'dim'), span(what, next || leaf ? undefined : 'bad')]);
+  });
+  const pad = '  ' + '    '.repeat(levels.length + 1);
+  lines.push(end.ok ? [span(`${pad}└─ + ${hex(off)} -> `, 'dim'), span(`PA ${hex(end.pa)}`, 'ok')] : [span(`${pad}└─ `, 'dim'), span(end.what, 'bad')]);
+  return lines;
+}
+
 export const walkCommand: CommandSpec = {
   name: 'walk',
   summary: "A device address's full translation walk through its IOMMU, read from memory (no side effects)",
@@ -117,16 +161,31 @@ export const walkCommand: CommandSpec = {
     'the context entry (P, FPD, TT, AW, DID, SLPTPTR), then each second-level table (PDP, PD, PT for 39',
     "bits); TT=2 (pass-through) ends at the context entry; a fault carries Linux's reason string.",
   ].join('\n'),
-  examples: ['walk vda 0xffffd002', 'walk vda 0xffffc000 access=write', 'walk 00:00.0 0x8800d002'],
+  examples: ['walk vda 0xffffd002', 'walk vda 0xffffc000 access=write', 'walk vda 0xfffffffd002 show=tree', 'walk 00:00.0 0x8800d002'],
   exampleMachine: 'arm-fastmodel',
   exampleSetup: ['boot kernel=4.10-rc'],
   args: [
     { name: 'dev', kind: 'device', desc: 'the device: vda or a PCI address' },
     { name: 'iova', kind: 'u64', desc: 'the bus address the device would issue (IOVA)' },
   ],
-  opts: [{ name: 'access', kind: 'enum', choices: ['read', 'write'], desc: 'the access to check permissions for (default read)' }],
+  opts: [
+    { name: 'access', kind: 'enum', choices: ['read', 'write'], desc: 'the access to check permissions for (default read)' },
+    { name: 'show', kind: 'enum', choices: ['tree'], desc: 'tree: draw the walk as a radix-tree path with the IOVA cut into its index fields' },
+  ],
   mutates: false,
   run(s, a) {
+    const r = walkRun(s, a);
+    if (a.v.show !== 'tree') return r;
+    const d = r.data as { ok: boolean; pa?: u64; bypass?: boolean; steps: WalkStepView[]; fault?: { name: string }; interrupt?: boolean };
+    const tree = d.bypass || d.interrupt
+      ? [[span('  (no page tables were walked: nothing to draw)', 'dim')]]
+      : treeLines(d.steps, a.v.iova as u64, d.ok ? { ok: true, pa: d.pa! } : { ok: false, what: `FAULT ${d.fault?.name ?? ''}` });
+    return { ...r, lines: [...r.lines, ...tree] };
+  },
+};
+
+function walkRun(s: Parameters<CommandSpec['run']>[0], a: Parameters<CommandSpec['run']>[1]): ReturnType<CommandSpec['run']> {
+  {
     const ref = findMaster(s, a.v.dev as string, a.span.dev);
     const iova = a.v.iova as u64;
     const write = a.v.access === 'write';
@@ -170,8 +229,8 @@ export const walkCommand: CommandSpec = {
       data: { ...base, iommu: m.iommu.name, sid: m.sid, ok: false, fault: { name: f.name, code: f.code, detail: f.detail, meaning: et?.meaning }, steps },
       lines,
     };
-  },
-};
+  }
+}
 
 // ---- VT-d ------------------------------------------------------------------------------------------
 
