@@ -16,7 +16,7 @@ import { VirtioPciDevice } from '../../machine/virtio/virtio-pci.ts';
 import type { Linux } from '../../kernel/linux.ts';
 import type { KDevice } from '../../kernel/types.ts';
 import type { VirtioBlk } from '../../kernel/virtio/virtio-blk.ts';
-import { qemuPath, virtioQueueElement, virtioQueueStatus, virtioStatus } from '../../inspect/virtio.ts';
+import { qemuPath, virtioQueueElement, virtioQueueStatus, virtioStatus, type VirtQueueStatusInfo } from '../../inspect/virtio.ts';
 import { plain, span, styled, table, type Line } from '../../inspect/view.ts';
 import { CommandError, type SourceSpan } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
@@ -172,13 +172,14 @@ export const infoVirtioQueueStatus: CommandSpec = {
     'VRing addresses as the driver gave them: bus addresses, i.e. IOVAs when the driver used the DMA',
     'API under an IOMMU, guest-physical addresses otherwise. QEMU names the device by its QOM path.',
   ].join('\n'),
-  examples: ['info virtio-queue-status vda 0'],
+  examples: ['info virtio-queue-status vda 0', 'info virtio-queue-status vda 0 show=layout'],
   exampleMachine: 'qemu-virt-smmuv3',
   exampleSetup: ['boot vda.iommu_platform=on'],
   args: [
     { name: 'dev', kind: 'device', desc: 'a virtio device: vda or its PCI address' },
     { name: 'queue', kind: 'u64', desc: 'queue index' },
   ],
+  opts: [{ name: 'show', kind: 'enum', choices: ['layout'], desc: "layout: draw the split ring's three areas with their addresses, sizes and fields" }],
   mutates: false,
   run(s, a) {
     const dev = findVirtio(s, a.v.dev as string, a.span.dev);
@@ -205,9 +206,42 @@ export const infoVirtioQueueStatus: CommandSpec = {
       `    avail:        ${x16(v.vring_avail)}`,
       `    used:         ${x16(v.vring_used)}`,
     ].map((t) => plain(t));
+    if (a.v.show === 'layout') lines.push(...ringLayout(dev, v));
     return { kind: 'virtio-queue-status', data: v, lines };
   },
 };
+
+/** VIRTIO_RING_F_EVENT_IDX (virtio spec 2.7.10): adds used_event after avail.ring and avail_event after used.ring. */
+const VIRTIO_RING_F_EVENT_IDX = 29n;
+
+/**
+ * The split ring drawn (virtio spec 2.7, "Split Virtqueues"): descriptor
+ * table 16 bytes per entry; available ring flags, idx, ring[num] (le16) and
+ * used_event; used ring flags, idx, ring[num] of {id le32, len le32} and
+ * avail_event; the legacy interface lays them out in one block with the
+ * used ring aligned to 4096 (QUEUE_PFN), the modern one takes three addresses.
+ */
+function ringLayout(dev: VirtioPciDevice, v: VirtQueueStatusInfo): Line[] {
+  const num = v.vring_num;
+  const ev = ((dev.guestFeatures >> VIRTIO_RING_F_EVENT_IDX) & 1n) === 1n;
+  const descSize = 16n * BigInt(num);
+  const availSize = 4n + 2n * BigInt(num) + (ev ? 2n : 0n);
+  const usedSize = 4n + 8n * BigInt(num) + (ev ? 2n : 0n);
+  const row = (addr: u64, mark: string, what: string, style?: 'dim'): Line => [span(`  ${hex(addr, 16)} `, 'addr'), span(`${mark} `, 'dim'), span(what, style)];
+  const lines: Line[] = [plain(''), [span(`ring layout: split virtqueue, ${num} entries${ev ? ', VIRTIO_RING_F_EVENT_IDX negotiated' : ''} (bus addresses, as the device was given them)`, 'head')]];
+  lines.push(row(v.vring_desc, '┬', `descriptor table   ${num} x 16 = ${descSize} bytes: addr le64, len le32, flags le16, next le16`));
+  const gap1 = v.vring_avail - (v.vring_desc + descSize);
+  if (v.vring_avail !== v.vring_desc + descSize) lines.push(row(v.vring_desc + descSize, '│', gap1 > 0n && gap1 < 0x10000n ? `(${gap1} bytes not used)` : '(the available ring is elsewhere)', 'dim'));
+  lines.push(row(v.vring_avail, '┼', `available ring     4 + ${num} x 2${ev ? ' + 2' : ''} = ${availSize} bytes: flags, idx (device last read ${v.shadow_avail_idx}), ring[${num}]${ev ? ', used_event' : ''}`));
+  const availEnd = v.vring_avail + availSize;
+  const gap2 = v.vring_used - availEnd;
+  if (v.vring_used !== availEnd) lines.push(row(availEnd, '│', gap2 > 0n && gap2 < 0x10000n ? `(padding: ${gap2} bytes up to the used ring's alignment, 4096 on the legacy interface, the driver's choice on the modern one: Linux takes 64)` : '(the used ring is elsewhere)', 'dim'));
+  lines.push(row(v.vring_used, '┼', `used ring          4 + ${num} x 8${ev ? ' + 2' : ''} = ${usedSize} bytes: flags, idx (now ${v.used_idx}), ring[${num}] of {id le32, len le32}${ev ? ', avail_event' : ''}`));
+  const end = v.vring_used + usedSize;
+  const total = v.vring_used >= v.vring_desc && end - v.vring_desc < 0x100000n ? ` (${end - v.vring_desc} bytes from the descriptor table)` : '';
+  lines.push(row(end, '┴', `end${total}`, 'dim'));
+  return lines;
+}
 
 export const infoVirtioQueueElement: CommandSpec = {
   name: 'info virtio-queue-element',
