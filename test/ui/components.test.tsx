@@ -43,6 +43,13 @@ function mount(start: 'home' | 'tour' | 'machine', size: Size = { columns: 100, 
     for (const k of keys) {
       r.stdin.write(k);
       await tick();
+      // On a loaded machine a frame can lag the key: wait until two looks 10 ms apart agree (at most 500 ms).
+      for (let i = 0, last = frame(); i < 50; i++) {
+        await tick(10);
+        const f = frame();
+        if (f === last) break;
+        last = f;
+      }
     }
   };
   /** Wait until the frame shows `text` (a new screen mounts its key handler after its first frame). */
