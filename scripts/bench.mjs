@@ -49,9 +49,9 @@ row('same --version through tsx', tsx, `   ${(tsx / bare).toFixed(2)}x: why the 
 // after npm install -g) is the file run directly through its #! line.
 const installed = wall(join(root, 'bin/dma-lab.js'), ['--version']);
 row('bin/dma-lab.js --version via #!', installed, `   ${(installed / bare).toFixed(2)}x: the installed bin`);
-const npxRuns = spawnSync('npx', ['--no', 'dma-lab', '--version'], { cwd: root, stdio: 'ignore' }).status === 0;
+const npxRuns = spawnSync('npx', ['--no', '--', 'dma-lab', '--version'], { cwd: root, stdio: 'ignore' }).status === 0;
 if (npxRuns) {
-  const npx = wall('npx', ['--no', 'dma-lab', '--version']);
+  const npx = wall('npx', ['--no', '--', 'dma-lab', '--version']);
   row('npx dma-lab --version', npx, `   ${(npx / bare).toFixed(2)}x: npm's start-up, then ours (README: start without npx)`);
 } else console.log('  npx dma-lab --version              (npx could not run it here)');
 }

@@ -3,28 +3,13 @@
  * DMA_LAB_LESSONS_DIR, for authors and tests), its files parsed and sorted
  * by file name (NN-slug.md, so NN orders them).
  */
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { parseLesson, type ParseOptions, type Diagnostic, type Lesson } from './format.ts';
+import { LessonFileError, lessonFiles, lessonsDir } from './lesson-files.ts';
 
-/**
- * Where the lessons are. The code runs from src/notebook (tsx) or from
- * dist/ or dist/chunks/ (the bundle), so walk up from this module to the
- * directory that holds both package.json and lessons/.
- */
-export function lessonsDir(): string {
-  const o = process.env.DMA_LAB_LESSONS_DIR;
-  if (o) return resolve(o);
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'lessons'))) return join(d, 'lessons');
-    const up = dirname(d);
-    if (up === d) break;
-    d = up;
-  }
-  return join(process.cwd(), 'lessons');
-}
+// lessonsDir, lessonFiles and LessonFileError live in lesson-files.ts (no parser: the home screen's catalog and the CLI load them first)
+export { LessonFileError, lessonFiles, lessonsDir };
 
 export interface LessonEntry {
   file: string;
@@ -39,9 +24,6 @@ export const slugOf = (file: string): string => basename(file).replace(/\.md$/, 
 
 /** Stated limit: the size of one lesson file. */
 export const MAX_LESSON_BYTES = 1 << 20;
-
-/** A lesson file that cannot be read, said as a sentence with the path (the CLI prints it; exit 1). */
-export class LessonFileError extends Error {}
 
 /**
  * Read a lesson file, refusing what is not one: anything but a regular file
@@ -86,24 +68,6 @@ export function loadLessonFile(file: string, opts: ParseOptions = {}): LessonEnt
   const text = readLessonText(file);
   const { lesson, diagnostics } = parseLesson(text, file, opts);
   return { file, id: lesson.meta.id || slugOf(file), lesson, diagnostics };
-}
-
-/** Every lesson file in the directory (README.md and non-.md files are not lessons). */
-export function lessonFiles(dir = lessonsDir()): string[] {
-  if (!existsSync(dir)) return [];
-  const regular = (f: string): boolean => {
-    try {
-      return statSync(f).isFile();
-    } catch {
-      return false;
-    }
-  };
-  // Only regular files: a sibling symlink to /dev/zero or a FIFO is not a lesson.
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.md') && f.toLowerCase() !== 'readme.md')
-    .sort()
-    .map((f) => join(dir, f))
-    .filter(regular);
 }
 
 export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry[] {
