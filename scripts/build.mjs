@@ -75,6 +75,25 @@ const fastStringWidth = {
   },
 };
 
+// yoga-layout (Ink's layout engine) carries its WebAssembly as a base64 data:
+// URL and, when `fetch` exists, fetches that URL to decode it: on Node this
+// loads undici and its fetch machinery first, 30-50 ms of every UI start.
+// Its own fallback (atob) decodes the same bytes at once: take it. If a new
+// yoga-layout no longer has this code, the build says so and leaves it as is.
+const YOGA_FETCH = 'function ya(){return w||"function"!=typeof fetch?';
+const yogaNoFetch = {
+  name: 'yoga-no-fetch',
+  setup(b) {
+    b.onLoad({ filter: /yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (text.split(YOGA_FETCH).length !== 2) {
+        return { contents: text, loader: 'js', warnings: [{ text: 'yoga-layout changed: its wasm is decoded through fetch again (scripts/build.mjs, yogaNoFetch)' }] };
+      }
+      return { contents: text.replace(YOGA_FETCH, 'function ya(){return w||!0?'), loader: 'js' };
+    });
+  },
+};
+
 await build({
   absWorkingDir: root,
   entryPoints: { cli: 'src/cli/entry.ts' },
@@ -104,7 +123,7 @@ await build({
       "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
     ].join(' '),
   },
-  plugins: [emptyDevtools, fastStringWidth],
+  plugins: [emptyDevtools, fastStringWidth, yogaNoFetch],
   logLevel: 'warning',
 });
 writeFileSync(join(outdir, 'BUILD'), `dma-lab ${pkg.version}\n`);
