@@ -22,6 +22,9 @@ export interface TuiOptions {
   options?: ReadonlyMap<string, string>;
 }
 
+/** Ink's frame cap (see render below). */
+export const MAX_FPS = 240;
+
 const ALT_ON = '\x1b[?1049h';
 const ALT_OFF = '\x1b[?1049l';
 
@@ -55,6 +58,11 @@ export async function runTui(o: TuiOptions): Promise<number> {
   let summary: string | undefined;
   const app = render(<App color={o.color} lessons={lessons} presets={presets} store={store} version={version()} start={start} notice={notice} onExit={(s) => (summary = s)} />, {
     exitOnCtrlC: false,
+    // Ink draws at most 30 frames/s by default: two keys within 33 ms and the
+    // second waited for the next frame (issue 15: typing never below 60
+    // frames/s). A frame here costs a few ms and frames come from keys and
+    // commands only, so the cap is only a bound on bursts.
+    maxFps: MAX_FPS,
     ...(timing.enabled ? { onRender: () => timing.frame() } : {}),
   });
   // A signal (kill, a closed terminal, Ctrl+C from outside raw mode) must not
