@@ -75,13 +75,14 @@ class Term {
   marks(): Mark[] {
     return existsSync(this.timing) ? readFileSync(this.timing, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Mark) : [];
   }
-  /** Wait (up to 1 s) until a mark shows up in the timing file. */
+  /** Wait (up to 10 s) until a mark shows up in the timing file. */
   mark(p: (m: Mark) => boolean): Mark {
-    const end = Date.now() + 1000;
+    const end = Date.now() + 10_000;
     for (;;) {
       const m = this.marks().find(p);
-      if (m || Date.now() > end) return m!;
-      sleep(10);
+      if (m) return m;
+      if (Date.now() > end) throw new Error(`timed out waiting for a timing mark:\n${this.screen()}`);
+      sleep(20);
     }
   }
   close(): void {
@@ -112,6 +113,7 @@ function main(): Record<string, string> {
   const lesson = { wall: [] as number[], inproc: [] as number[] };
   const cell = { wall: [] as number[], model: [] as number[], frame: [] as number[] };
   const typed = { wall: [] as number[], lat: [] as number[], burst: [] as number[] };
+  const word = 'xp 0x40000000 16';
   // warm-up, not counted: the page cache, and the lesson catalog's cache on its first start
   const cold = new Term([]);
   let coldMs: number;
@@ -120,13 +122,15 @@ function main(): Record<string, string> {
   } finally {
     cold.close();
   }
+  const firstFrame = (t: Term, screen: string): number => t.mark((m) => m.mark === 'first-frame' && m.screen === screen).ms!;
   for (let i = 0; i < runs; i++) {
-    // the floor and the home screen, one after the other, the same way
+    // Pass 1, wall: the screen polled through tmux until the text is there, as
+    // a reader sees it. Polling spawns tmux clients that compete with the
+    // program for the two cores, so in-process figures come from pass 2.
     if (floor) {
       const f = new Term([], floor);
       try {
         fl.wall.push(f.waitFor(['floor ready'], f.started));
-        fl.inproc.push(f.mark((m) => m.mark === 'first-frame' && m.screen === 'floor').ms!);
       } finally {
         f.close();
       }
@@ -134,47 +138,78 @@ function main(): Record<string, string> {
     const h = new Term([]);
     try {
       home.wall.push(h.waitFor(['Lessons', 'q quit'], h.started));
-      home.inproc.push(h.mark((m) => m.mark === 'first-frame' && m.screen === 'home').ms!);
-      // Enter on home opens the selected lesson (the tour, in a fresh state)
-      sleep(150);
+      sleep(300);
       const t0 = performance.now();
       h.send('Enter');
       open.wall.push(h.waitFor(['intro · goals'], t0));
-      const first = h.mark((m) => m.mark === 'first-frame' && m.screen === 'lesson').ms!;
-      const keys = h.marks().filter((m) => m.mark === 'key' && m.t! <= first);
-      open.inproc.push(first - keys[keys.length - 1]!.t!);
     } finally {
       h.close();
     }
     const l = new Term(['lesson', 'tour']);
     try {
       lesson.wall.push(l.waitFor(['intro', 'q quit'], l.started));
-      lesson.inproc.push(l.mark((m) => m.mark === 'first-frame' && m.screen === 'lesson').ms!);
       l.send('n');
       l.waitFor(['step 1/'], performance.now());
-      sleep(50);
+      sleep(100);
       const t0 = performance.now();
       l.send('Enter');
       cell.wall.push(l.waitFor(['address-space: memory'], t0));
-      const c = l.mark((m) => m.mark === 'cell');
-      cell.model.push(c.modelMs!);
-      cell.frame.push(c.frameMs!);
-      // typing in the input line: one key at a time as fast as tmux sends
-      // them (well over 60 keys/s), then each key's wait for its frame
       l.send(':');
       sleep(200);
       const from = performance.now();
-      const word = 'xp 0x40000000 16';
-      const before = l.marks().length;
       for (const ch of word) l.send('-l', ch);
       typed.wall.push(l.waitFor([`(arm-virt) ${word}`], from));
-      sleep(100);
-      const m = l.marks().slice(before);
-      const lat = keyLatencies(m, 0);
+    } finally {
+      l.close();
+    }
+
+    // Pass 2, in-process: nothing polls the screen; the program's own marks
+    // (only the timing file is read, between short sleeps).
+    if (floor) {
+      const f = new Term([], floor);
+      try {
+        fl.inproc.push(firstFrame(f, 'floor'));
+      } finally {
+        f.close();
+      }
+    }
+    const h2 = new Term([]);
+    try {
+      home.inproc.push(firstFrame(h2, 'home'));
+      sleep(300);
+      h2.send('Enter');
+      // Enter on home opens the selected lesson (the tour, in a fresh state): from the key on stdin to the lesson's first frame
+      const first = firstFrame(h2, 'lesson');
+      const keys = h2.marks().filter((m) => m.mark === 'key' && m.t! <= first);
+      open.inproc.push(first - keys[keys.length - 1]!.t!);
+    } finally {
+      h2.close();
+    }
+    const l2 = new Term(['lesson', 'tour']);
+    try {
+      lesson.inproc.push(firstFrame(l2, 'lesson'));
+      sleep(200);
+      l2.send('n');
+      sleep(300);
+      l2.send('Enter');
+      const c = l2.mark((m) => m.mark === 'cell');
+      cell.model.push(c.modelMs!);
+      cell.frame.push(c.frameMs!);
+      l2.send(':');
+      sleep(200);
+      // typing in the input line: a key every ~25 ms (faster than anyone
+      // types), then each key's wait for its frame
+      const before = l2.marks().length;
+      for (const ch of word) {
+        l2.send('-l', ch);
+        sleep(20);
+      }
+      sleep(300);
+      const lat = keyLatencies(l2.marks().slice(before), 0);
       typed.lat.push(...lat);
       typed.burst.push(Math.max(...lat));
     } finally {
-      l.close();
+      l2.close();
     }
   }
   const r: Record<string, string> = {};
@@ -193,8 +228,8 @@ function main(): Record<string, string> {
   r['cell: model return -> frame (target <= 30 ms)'] = ms(median(cell.frame));
   r['cell: Enter -> output on screen, wall (tmux)'] = ms(median(cell.wall));
   r['typing: key -> frame, in-process, median / p95'] = `${ms(median(typed.lat))} / ${ms(pct(typed.lat, 0.95))}`;
-  r['typing: slowest key -> frame of a run (median of runs; 60 frames/s = 16.7 ms)'] = ms(median(typed.burst));
-  r['typing: 16 keys -> all on screen, wall (tmux)'] = ms(median(typed.wall));
+  r['typing: slowest of 16 keys -> frame (median of runs; 60 frames/s = 16.7 ms)'] = ms(median(typed.burst));
+  r['typing: 16 keys sent at once -> all on screen, wall (tmux)'] = ms(median(typed.wall));
   return r;
 }
 

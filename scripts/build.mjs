@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import { patchInkOutput } from './ink-output-patch.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -94,6 +95,20 @@ const yogaNoFetch = {
   },
 };
 
+// Ink's Output keeps its caches across frames and reuses unchanged rows
+// (scripts/ink-output-patch.mjs says why and how; same output, tested).
+const inkOutput = {
+  name: 'ink-output-across-frames',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]ink[\\/]build[\\/]output\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const patched = patchInkOutput(text);
+      if (patched === undefined) return { contents: text, loader: 'js', warnings: [{ text: "ink's output.js changed: its caches are per frame again (scripts/ink-output-patch.mjs)" }] };
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 await build({
   absWorkingDir: root,
   entryPoints: { cli: 'src/cli/entry.ts' },
@@ -123,7 +138,7 @@ await build({
       "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
     ].join(' '),
   },
-  plugins: [emptyDevtools, fastStringWidth, yogaNoFetch],
+  plugins: [emptyDevtools, fastStringWidth, yogaNoFetch, inkOutput],
   logLevel: 'warning',
 });
 writeFileSync(join(outdir, 'BUILD'), `dma-lab ${pkg.version}\n`);
