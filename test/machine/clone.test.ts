@@ -46,7 +46,7 @@ test('random plain data: clone equals structuredClone, and shares nothing mutabl
       assert.equal(a, b);
       if (typeof v === 'object' && v !== null) assert.ok(a !== v, 'a new object');
       if (Array.isArray(v)) {
-        assert.is(a.length, v.length);
+        assert.is((a as unknown[]).length, v.length);
         for (let i = 0; i < v.length; i++) assert.is(i in (a as unknown[]), i in v, `hole at ${i}`);
       }
     }),
