@@ -76,15 +76,26 @@ export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): Lesson
 
 /**
  * Find a lesson by id, by file name (00-tour or 00-tour.md), by its number
- * (00), or a path to a .md file anywhere (an author's draft).
+ * (00), or a path to a .md file anywhere (an author's draft). With
+ * {light: true} the choice is made on light parses (the id is the front
+ * matter's either way) and the entry found is light: findLessonFull.
  */
-export function findLesson(ref: string, dir = lessonsDir()): LessonEntry | undefined {
+export function findLesson(ref: string, dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry | undefined {
   // A path that exists is read as a lesson file (readLessonText says why it is not one).
   if (ref.endsWith('.md') && existsSync(ref)) return loadLessonFile(resolve(ref));
-  const all = listLessons(dir);
+  const all = listLessons(dir, opts);
   return (
     all.find((e) => e.id === ref) ??
     all.find((e) => basename(e.file, '.md') === ref || basename(e.file) === ref) ??
     all.find((e) => /^\d+$/.test(ref) && basename(e.file).startsWith(`${ref}-`))
   );
+}
+
+/**
+ * findLesson, parsing every lesson lightly to choose and only the one found
+ * in full (issue 15: `lesson ID` parsed every lesson in full to open one).
+ */
+export function findLessonFull(ref: string, dir = lessonsDir()): LessonEntry | undefined {
+  const e = findLesson(ref, dir, { light: true });
+  return e?.lesson.light ? loadLessonFile(e.file) : e;
 }

@@ -97,4 +97,18 @@ test('a corrupt or foreign cache file is ignored and rewritten; no build id, no 
   assert.equal(json(await lessonCatalog({ dir, cacheFile: join(dir, '00-tour.md', 'x.json'), build: 'b1' })), light);
 });
 
+test('a light parse and a full parse give every shipped lesson the same id (lesson ID chooses on the light one)', async () => {
+  const { findLesson, findLessonFull } = await import('../../src/notebook/library.ts');
+  const dir = join(ROOT, 'lessons');
+  const full = listLessons(dir);
+  assert.equal(listLessons(dir, { light: true }).map((e) => [e.file, e.id]), full.map((e) => [e.file, e.id]));
+  for (const ref of [...full.map((e) => e.id), '00', '00-tour', '00-tour.md', '02', 'nope']) {
+    const a = findLessonFull(ref, dir);
+    const b = findLesson(ref, dir);
+    assert.is(a?.file, b?.file, ref);
+    assert.not.ok(a?.lesson.light, 'the entry found is parsed in full');
+    if (a && b) assert.equal(json(a.lesson.steps.map((s) => s.goals)), json(b.lesson.steps.map((s) => s.goals)), ref);
+  }
+});
+
 test.run();
