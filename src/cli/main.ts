@@ -167,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
           const e = nb.resolveLesson(ref, io);
           if (!e) return 1;
           const { runTui } = await import('../ui/run.tsx');
-          return runTui({ color, lessonFile: e.file });
+          return runTui({ color, lessonFile: e.file, lessonEntry: e });
         }
         return nb.cmdLesson(ref, io, !!v.check);
       }

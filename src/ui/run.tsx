@@ -7,6 +7,7 @@ import './ci-env.ts';
 import { render } from 'ink';
 import { App, type Start } from './App.tsx';
 import { lessonCatalog } from '../notebook/catalog.ts';
+import type { LessonEntry } from '../notebook/library.ts';
 import { ProgressStore, progressFile } from '../notebook/progress.ts';
 import { presetCatalog } from '../scenarios/catalog.ts';
 import { version } from '../env/version.ts';
@@ -17,6 +18,8 @@ export interface TuiOptions {
   color: boolean;
   /** Open this lesson file directly. */
   lessonFile?: string;
+  /** ... already parsed in full (the CLI resolved and linted it): not parsed again. */
+  lessonEntry?: LessonEntry;
   /** Open this machine for free exploration directly. */
   machine?: string;
   options?: ReadonlyMap<string, string>;
@@ -40,7 +43,7 @@ export async function runTui(o: TuiOptions): Promise<number> {
   let start: Start = { kind: 'home' };
   if (o.lessonFile) {
     const { loadLessonFile } = await loadLessonModules();
-    const entry = lessons.find((e) => e.file === o.lessonFile) ?? loadLessonFile(o.lessonFile);
+    const entry = (o.lessonEntry?.file === o.lessonFile ? o.lessonEntry : undefined) ?? lessons.find((e) => e.file === o.lessonFile) ?? loadLessonFile(o.lessonFile);
     start = { kind: 'lesson', entry };
   } else if (o.machine) {
     await loadLessonModules();
