@@ -61,6 +61,13 @@ const stamp = (f: string): Stamp => {
 };
 const same = (a: Stamp, b: Stamp): boolean => a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 
+/** The shape home reads: a damaged entry is parsed again rather than drawn. */
+const usable = (f: string, h: unknown): h is Stamp & { entry: LessonEntry } => {
+  const x = h as { entry?: { file?: unknown; id?: unknown; diagnostics?: unknown; lesson?: { meta?: unknown; steps?: unknown } } } | null;
+  const e = x?.entry;
+  return !!e && e.file === f && typeof e.id === 'string' && Array.isArray(e.diagnostics) && !!e.lesson && typeof e.lesson.meta === 'object' && e.lesson.meta !== null && Array.isArray(e.lesson.steps);
+};
+
 function readCache(file: string, build: string): CacheFile['entries'] {
   try {
     if (statSync(file).size > MAX_CACHE_BYTES) return {};
@@ -97,7 +104,7 @@ export async function lessonCatalog(o: CatalogOptions = {}): Promise<LessonEntry
   for (const f of lessonFiles(dir)) {
     const st = stamp(f);
     const hit = cached[f];
-    if (hit && same(hit, st)) {
+    if (hit && usable(f, hit) && same(hit, st)) {
       entries[f] = hit;
       out.push(hit.entry);
       continue;

@@ -90,6 +90,12 @@ test('a corrupt or foreign cache file is ignored and rewritten; no build id, no 
     assert.equal(json(await lessonCatalog({ dir, cacheFile, build: 'b1' })), light, junk);
     assert.is(JSON.parse(readFileSync(cacheFile, 'utf8')).build, 'b1');
   }
+  // a damaged entry (valid JSON, wrong shape) is parsed again, not drawn
+  const c = JSON.parse(readFileSync(cacheFile, 'utf8'));
+  const f = join(dir, '00-tour.md');
+  c.entries[f].entry = { file: f, id: 'tour', diagnostics: [], lesson: { meta: null } };
+  writeFileSync(cacheFile, JSON.stringify(c));
+  assert.equal(json(await lessonCatalog({ dir, cacheFile, build: 'b1' })), light, 'damaged entry');
   const none = join(tmp, 'none.json');
   assert.equal(json(await lessonCatalog({ dir, cacheFile: none })), light);
   assert.not.ok(existsSync(none), 'from source (no build id) nothing is cached');
