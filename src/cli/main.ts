@@ -1,18 +1,24 @@
 /**
  * dma-lab's command line. Parses arguments with node's util.parseArgs and
  * dispatches. Only the terminal UI imports Ink and React, lazily, so
- * `--version`, `run`, `repl` and friends start fast (see PLATFORM.md).
+ * `--version`, `run`, `repl` and friends start fast (see PLATFORM.md); the
+ * machine model is imported only by the commands that use it, so the
+ * terminal UI draws home before it loads (issue 15).
  */
 import { visibleKeepSgr } from '../inspect/view.ts';
-import { LessonFileError } from '../notebook/library.ts';
+import { LessonFileError } from '../notebook/lesson-files.ts';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { version } from '../env/version.ts';
-import { PRESETS, DEFAULT_PRESET } from '../scenarios/index.ts';
-import { createSession } from '../commands/index.ts';
+import { DEFAULT_PRESET } from '../scenarios/catalog.ts';
 import { CommandError } from '../commands/errors.ts';
-import { runScript } from '../repl/script.ts';
 import { jsonReplacer } from '../commands/render.ts';
+
+/** The machine model and the script runner, for the commands that need them. */
+const model = async () => {
+  const [{ PRESETS }, { createSession }, { runScript }] = await Promise.all([import('../scenarios/index.ts'), import('../commands/index.ts'), import('../repl/script.ts')]);
+  return { PRESETS, createSession, runScript };
+};
 
 export const USAGE = `usage: dma-lab [COMMAND] [OPTIONS]
 
@@ -130,6 +136,7 @@ export async function main(argv: string[]): Promise<number> {
 
     switch (cmd) {
       case 'machines': {
+        const { PRESETS } = await model();
         if (v.json) out(JSON.stringify(PRESETS.map((p) => ({ name: p.name, summary: p.summary, options: p.options })), jsonReplacer) + '\n');
         else for (const p of PRESETS) out(`${p.name.padEnd(18)}${p.summary}\n`);
         return 0;
@@ -144,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
           err(`dma-lab: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
           return 1;
         }
+        const { createSession, runScript } = await model();
         const s = createSession(machine, sets);
         const r = runScript(s, text, { json: v.json, keepGoing: v['keep-going'], echo: v.echo, color, file: file === '-' ? '<stdin>' : file, out, err });
         return r.failed ? 1 : 0;
@@ -169,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
           const e = nb.resolveLesson(ref, io);
           if (!e) return 1;
           const { runTui } = await import('../ui/run.tsx');
-          return runTui({ color, lessonFile: e.file });
+          return runTui({ color, lessonFile: e.file, lessonEntry: e });
         }
         return nb.cmdLesson(ref, io, !!v.check);
       }
@@ -194,8 +202,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'repl':
       case '': {
-        const s = createSession(machine, sets);
         const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
+        // The terminal UI on its home screen: nothing to check before it draws.
+        if (cmd === '' && tty && !v.machine && !sets.size) return (await import('../ui/run.tsx')).runTui({ color });
+        const s = (await model()).createSession(machine, sets);
         if (cmd === '' && tty) {
           const { runTui } = await import('../ui/run.tsx');
           return runTui({ color, ...(v.machine || sets.size ? { machine, options: sets } : {}) });

@@ -6,7 +6,7 @@
  * dropped and `dropped` says how many went.
  */
 import type { u64 } from './u64.ts';
-import { clone, type Stateful } from './state.ts';
+import type { Stateful } from './state.ts';
 
 export interface TranslationStep {
   /** 'STE', 'CD', 'L0'..'L3', 'root', 'context', 'PML4', 'IOTLB', ... */
@@ -92,7 +92,9 @@ export class DmaTrace implements Stateful {
   add(r: Omit<TraceRecord, 'seq'>): TraceRecord | undefined {
     const seq = this.s.nextSeq++;
     if (!this.s.enabled) return undefined;
-    const rec = { seq, ...r };
+    // A record never changes once added (frozen, so it cannot by mistake):
+    // snapshots share records and copy only the list (saveState).
+    const rec = Object.freeze({ seq, ...r });
     this.s.records.push(rec);
     if (this.s.records.length > DmaTrace.CAPACITY) {
       this.s.records.shift();
@@ -112,10 +114,14 @@ export class DmaTrace implements Stateful {
     this.s.records = [];
     this.s.dropped = 0;
   }
+  // Every command snapshots the trace (transactions, undo, look-only
+  // checks): with up to 4096 records a deep copy cost milliseconds each time
+  // (issue 15). Records are immutable, so a snapshot is the list's copy.
   saveState(): unknown {
-    return clone(this.s);
+    return { ...this.s, records: this.s.records.slice() };
   }
   restoreState(st: unknown): void {
-    this.s = clone(st as TraceState);
+    const t = st as TraceState;
+    this.s = { ...t, records: t.records.slice() };
   }
 }

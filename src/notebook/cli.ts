@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { relative } from 'node:path';
-import { listLessons, findLesson, lessonsDir, type LessonEntry, LessonFileError } from './library.ts';
+import { listLessons, findLesson, findLessonFull, lessonsDir, type LessonEntry, LessonFileError } from './library.ts';
 import { lintFile, lintLesson } from './lint.ts';
 import { checkLesson, printLesson } from './headless.ts';
 import { ProgressStore, howPassed, progressFile, standing, standingText } from './progress.ts';
@@ -60,7 +60,7 @@ export function cmdLessons(io: Io, json = false): number {
 
 /** Resolve a lesson reference for `lesson ID`, reporting a missing or broken one. */
 export function resolveLesson(ref: string, io: Io): LessonEntry | undefined {
-  const e = findLesson(ref);
+  const e = findLessonFull(ref);
   if (!e) {
     const ids = listLessons().map((x) => x.id);
     io.err(`dma-lab: no lesson '${ref}'${ids.length ? ` (lessons: ${ids.join(', ')})` : ''}; 'dma-lab lessons' lists them\n`);

@@ -3,28 +3,13 @@
  * DMA_LAB_LESSONS_DIR, for authors and tests), its files parsed and sorted
  * by file name (NN-slug.md, so NN orders them).
  */
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { parseLesson, type ParseOptions, type Diagnostic, type Lesson } from './format.ts';
+import { LessonFileError, lessonFiles, lessonsDir } from './lesson-files.ts';
 
-/**
- * Where the lessons are. The code runs from src/notebook (tsx) or from
- * dist/ or dist/chunks/ (the bundle), so walk up from this module to the
- * directory that holds both package.json and lessons/.
- */
-export function lessonsDir(): string {
-  const o = process.env.DMA_LAB_LESSONS_DIR;
-  if (o) return resolve(o);
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'lessons'))) return join(d, 'lessons');
-    const up = dirname(d);
-    if (up === d) break;
-    d = up;
-  }
-  return join(process.cwd(), 'lessons');
-}
+// lessonsDir, lessonFiles and LessonFileError live in lesson-files.ts (no parser: the home screen's catalog and the CLI load them first)
+export { LessonFileError, lessonFiles, lessonsDir };
 
 export interface LessonEntry {
   file: string;
@@ -39,9 +24,6 @@ export const slugOf = (file: string): string => basename(file).replace(/\.md$/, 
 
 /** Stated limit: the size of one lesson file. */
 export const MAX_LESSON_BYTES = 1 << 20;
-
-/** A lesson file that cannot be read, said as a sentence with the path (the CLI prints it; exit 1). */
-export class LessonFileError extends Error {}
 
 /**
  * Read a lesson file, refusing what is not one: anything but a regular file
@@ -88,39 +70,32 @@ export function loadLessonFile(file: string, opts: ParseOptions = {}): LessonEnt
   return { file, id: lesson.meta.id || slugOf(file), lesson, diagnostics };
 }
 
-/** Every lesson file in the directory (README.md and non-.md files are not lessons). */
-export function lessonFiles(dir = lessonsDir()): string[] {
-  if (!existsSync(dir)) return [];
-  const regular = (f: string): boolean => {
-    try {
-      return statSync(f).isFile();
-    } catch {
-      return false;
-    }
-  };
-  // Only regular files: a sibling symlink to /dev/zero or a FIFO is not a lesson.
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.md') && f.toLowerCase() !== 'readme.md')
-    .sort()
-    .map((f) => join(dir, f))
-    .filter(regular);
-}
-
 export function listLessons(dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry[] {
   return lessonFiles(dir).map((f) => loadLessonFile(f, opts));
 }
 
 /**
  * Find a lesson by id, by file name (00-tour or 00-tour.md), by its number
- * (00), or a path to a .md file anywhere (an author's draft).
+ * (00), or a path to a .md file anywhere (an author's draft). With
+ * {light: true} the choice is made on light parses (the id is the front
+ * matter's either way) and the entry found is light: findLessonFull.
  */
-export function findLesson(ref: string, dir = lessonsDir()): LessonEntry | undefined {
+export function findLesson(ref: string, dir = lessonsDir(), opts: ParseOptions = {}): LessonEntry | undefined {
   // A path that exists is read as a lesson file (readLessonText says why it is not one).
   if (ref.endsWith('.md') && existsSync(ref)) return loadLessonFile(resolve(ref));
-  const all = listLessons(dir);
+  const all = listLessons(dir, opts);
   return (
     all.find((e) => e.id === ref) ??
     all.find((e) => basename(e.file, '.md') === ref || basename(e.file) === ref) ??
     all.find((e) => /^\d+[a-z]?$/.test(ref) && basename(e.file).startsWith(`${ref}-`))
   );
+}
+
+/**
+ * findLesson, parsing every lesson lightly to choose and only the one found
+ * in full (issue 15: `lesson ID` parsed every lesson in full to open one).
+ */
+export function findLessonFull(ref: string, dir = lessonsDir()): LessonEntry | undefined {
+  const e = findLesson(ref, dir, { light: true });
+  return e?.lesson.light ? loadLessonFile(e.file) : e;
 }

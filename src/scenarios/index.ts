@@ -7,7 +7,7 @@ import { armD05Sriov } from './arm-sriov.ts';
 import { xenArm } from './xen-arm.ts';
 
 export const PRESETS: readonly Preset[] = [armVirt, armFastmodel, qemuVirtSmmuv3, x86Q35Vtd, x86Q35Vtd2015, armD05Sriov, xenArm, armIprocSmmuv3];
-export const DEFAULT_PRESET = 'arm-virt';
+export { DEFAULT_PRESET } from './catalog.ts';
 
 export function findPreset(name: string): Preset | undefined {
   return PRESETS.find((p) => p.name === name);

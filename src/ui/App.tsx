@@ -3,15 +3,15 @@
  * Owns the progress store (saved after every change that matters and on
  * the way out) and the input history shared by every screen of the run.
  */
-import { useRef, useState } from 'react';
-import { useApp } from 'ink';
-import { Notebook } from '../notebook/engine.ts';
-import { loadLessonFile, type LessonEntry } from '../notebook/library.ts';
+import { useEffect, useRef, useState } from 'react';
+import { Text, useApp } from 'ink';
+import type { Notebook } from '../notebook/engine.ts';
+import type { LessonEntry } from '../notebook/library.ts';
 import type { ProgressStore } from '../notebook/progress.ts';
 import type { DocLine } from '../notebook/prose.ts';
-import type { Preset } from '../scenarios/system.ts';
+import type { PresetInfo } from '../scenarios/catalog.ts';
 import { Home, type HomeTarget } from './Home.tsx';
-import { NotebookView } from './NotebookView.tsx';
+import { lessonModules, loadLessonModules } from './lazy.ts';
 import { UiContext } from './context.ts';
 import type { Size } from './hooks/useTerminalSize.ts';
 import { timing } from './timing.ts';
@@ -21,7 +21,7 @@ export type Start = { kind: 'home' } | { kind: 'lesson'; entry: LessonEntry } | 
 export interface AppProps {
   color: boolean;
   lessons: LessonEntry[];
-  presets: readonly Preset[];
+  presets: readonly PresetInfo[];
   store: ProgressStore;
   version: string;
   start: Start;
@@ -33,9 +33,13 @@ export interface AppProps {
   onExit?(summary: string | undefined): void;
 }
 
-type Screen = { kind: 'home'; message?: DocLine } | { kind: 'notebook'; nb: Notebook; status?: DocLine };
+// The lesson view and the notebook engine load after home's first frame
+// (lazy.ts): 'loading' is a lesson or machine start before they are here
+// (run.tsx loads them first, so only a test that renders App sees it).
+type Screen = { kind: 'home'; message?: DocLine } | { kind: 'notebook'; nb: Notebook; status?: DocLine } | { kind: 'loading' };
 
 function openLesson(entry: LessonEntry, store: ProgressStore): Screen {
+  const { Notebook, loadLessonFile } = lessonModules()!;
   const lesson = entry.lesson.light ? loadLessonFile(entry.file).lesson : entry.lesson;
   const nb = Notebook.forLesson(lesson, { progress: store.ensure(entry.id) });
   store.save();
@@ -54,12 +58,13 @@ function openLesson(entry: LessonEntry, store: ProgressStore): Screen {
 
 function initial(start: Start, store: ProgressStore, notice: string | undefined): Screen {
   const msg: DocLine | undefined = notice ? [{ text: notice, style: 'warn' }] : undefined;
+  if (start.kind !== 'home' && !lessonModules()) return { kind: 'loading' };
   try {
     if (start.kind === 'lesson') {
       const s = openLesson(start.entry, store);
       return s.kind === 'notebook' && msg ? { ...s, status: msg } : s;
     }
-    if (start.kind === 'machine') return { kind: 'notebook', nb: Notebook.forMachine(start.preset, start.options), status: msg };
+    if (start.kind === 'machine') return { kind: 'notebook', nb: lessonModules()!.Notebook.forMachine(start.preset, start.options), status: msg };
   } catch (e) {
     return { kind: 'home', message: [{ text: `could not open: ${(e as Error).message}`, style: 'bad' }] };
   }
@@ -71,9 +76,29 @@ export function App({ color, lessons, presets, store, version, start, notice, si
   const history = useRef<string[]>([]).current;
   const [screen, setScreen] = useState<Screen>(() => {
     const s = initial(start, store, notice);
-    timing.screen(s.kind === 'home' ? 'home' : s.nb.lesson ? 'lesson' : 'machine');
+    timing.screen(s.kind === 'home' ? 'home' : s.kind === 'loading' ? 'loading' : s.nb.lesson ? 'lesson' : 'machine');
     return s;
   });
+  const unmounted = useRef(false);
+  useEffect(() => () => void (unmounted.current = true), []);
+  /** Run `f` now if the lesson view is loaded, else once it is (a failed load says so on home). */
+  const withModules = (f: () => void): void => {
+    if (lessonModules()) return f();
+    loadLessonModules().then(
+      () => !unmounted.current && f(),
+      (e: unknown) => !unmounted.current && setScreen({ kind: 'home', message: [{ text: `could not open: ${(e as Error).message}`, style: 'bad' }] }),
+    );
+  };
+  useEffect(() => {
+    if (screen.kind === 'loading')
+      withModules(() => {
+        const s = initial(start, store, notice);
+        timing.screen(s.kind === 'home' ? 'home' : s.kind === 'notebook' && s.nb.lesson ? 'lesson' : 'machine');
+        setScreen(s);
+      });
+  }, []);
+  // One open at a time: a second Enter while the first waits for the load does nothing.
+  const opening = useRef(false);
 
   const save = (): void => {
     if (screen.kind === 'notebook' && screen.nb.lesson) store.save();
@@ -90,6 +115,20 @@ export function App({ color, lessons, presets, store, version, start, notice, si
     exit();
   };
   const open = (t: HomeTarget): void => {
+    if (lessonModules()) return openNow(t);
+    if (opening.current) return;
+    opening.current = true;
+    const done = (): boolean => {
+      opening.current = false;
+      return !unmounted.current;
+    };
+    loadLessonModules().then(
+      () => done() && openNow(t),
+      (e: unknown) => done() && setScreen({ kind: 'home', message: [{ text: `could not open: ${(e as Error).message}`, style: 'bad' }] }),
+    );
+  };
+  const openNow = (t: HomeTarget): void => {
+    const { Notebook } = lessonModules()!;
     try {
       if (t.kind === 'lesson') {
         if (t.entry.diagnostics.length) {
@@ -115,10 +154,13 @@ export function App({ color, lessons, presets, store, version, start, notice, si
     setScreen({ kind: 'home' });
   };
 
+  const NotebookView = lessonModules()?.NotebookView;
   return (
     <UiContext.Provider value={{ color }}>
       {screen.kind === 'home' ? (
         <Home lessons={lessons} presets={presets} store={store} message={screen.message} onOpen={open} onQuit={quit} size={size} />
+      ) : screen.kind === 'loading' || !NotebookView ? (
+        <Text dimColor>loading…</Text>
       ) : (
         <NotebookView key={screen.nb.lesson?.meta.id ?? screen.nb.preset} nb={screen.nb} history={history} version={version} onSave={save} onQuit={quit} onHome={home} initialStatus={screen.status} size={size} exportDir={exportDir} />
       )}

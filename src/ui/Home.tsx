@@ -9,7 +9,7 @@ import type { LessonEntry } from '../notebook/library.ts';
 import type { ProgressStore } from '../notebook/progress.ts';
 import { standing, standingText } from '../notebook/progress.ts';
 import { wrapSpans, type DocLine } from '../notebook/prose.ts';
-import type { Preset } from '../scenarios/system.ts';
+import type { PresetInfo } from '../scenarios/catalog.ts';
 import { dispatch, splitKeys } from './keys.ts';
 import { StyledLine } from './StyledLine.tsx';
 import { Footer } from './Footer.tsx';
@@ -17,11 +17,11 @@ import { HelpOverlay } from './HelpOverlay.tsx';
 import { useTerminalSize, type Size } from './hooks/useTerminalSize.ts';
 import { useViewState } from './hooks/useViewState.ts';
 
-export type HomeTarget = { kind: 'lesson'; entry: LessonEntry } | { kind: 'machine'; preset: Preset };
+export type HomeTarget = { kind: 'lesson'; entry: LessonEntry } | { kind: 'machine'; preset: PresetInfo };
 
 export interface HomeProps {
   lessons: LessonEntry[];
-  presets: readonly Preset[];
+  presets: readonly PresetInfo[];
   store: ProgressStore;
   message?: DocLine;
   onOpen(t: HomeTarget): void;
