@@ -62,6 +62,7 @@ export class Tmux {
     } catch {
       /* already gone */
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    // The program may still be writing its state as it exits on the hang-up: retry a non-empty directory.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
