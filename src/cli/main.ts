@@ -15,6 +15,20 @@ import { CommandError } from '../commands/errors.ts';
 import { jsonReplacer } from '../commands/render.ts';
 
 /** The machine model and the script runner, for the commands that need them. */
+/**
+ * The terminal UI's module graph. Ink reads CI / CONTINUOUS_INTEGRATION once,
+ * when its chunk evaluates (is-in-ci), and then renders only the final frame;
+ * a bundle evaluates the ink chunk before any code of the module importing
+ * it, so the variables go here, before the import (src/ui/ci-env.ts says why).
+ */
+function importUi(): Promise<typeof import('../ui/run.tsx')> {
+  if (process.stdout.isTTY) {
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+  }
+  return import('../ui/run.tsx');
+}
+
 const model = async () => {
   const [{ PRESETS }, { createSession }, { runScript }] = await Promise.all([import('../scenarios/index.ts'), import('../commands/index.ts'), import('../repl/script.ts')]);
   return { PRESETS, createSession, runScript };
@@ -176,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!v.check && process.stdin.isTTY && process.stdout.isTTY) {
           const e = nb.resolveLesson(ref, io);
           if (!e) return 1;
-          const { runTui } = await import('../ui/run.tsx');
+          const { runTui } = await importUi();
           return runTui({ color, lessonFile: e.file, lessonEntry: e });
         }
         return nb.cmdLesson(ref, io, !!v.check);
@@ -204,10 +218,10 @@ export async function main(argv: string[]): Promise<number> {
       case '': {
         const tty = !!process.stdin.isTTY && !!process.stdout.isTTY;
         // The terminal UI on its home screen: nothing to check before it draws.
-        if (cmd === '' && tty && !v.machine && !sets.size) return (await import('../ui/run.tsx')).runTui({ color });
+        if (cmd === '' && tty && !v.machine && !sets.size) return (await importUi()).runTui({ color });
         const s = (await model()).createSession(machine, sets);
         if (cmd === '' && tty) {
-          const { runTui } = await import('../ui/run.tsx');
+          const { runTui } = await importUi();
           return runTui({ color, ...(v.machine || sets.size ? { machine, options: sets } : {}) });
         }
         if (tty) return (await import('../repl/repl.ts')).runInteractive(s, { color });

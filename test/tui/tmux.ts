@@ -21,7 +21,8 @@ export class Tmux {
     this.dir = mkdtempSync(join(tmpdir(), 'dma-lab-tmux-'));
     this.socket = join(this.dir, 'sock');
     // FORCE_COLOR from a test runner (uvu sets it) must not leak into the program under test.
-    const env = { DMA_LAB_STATE_DIR: join(this.dir, 'state'), DMA_LAB_CACHE_DIR: join(this.dir, 'cache'), TERM: 'xterm-256color', FORCE_COLOR: '0', ...opts.env };
+    // CI=true always: a CI variable in the environment must not blank the UI (Ink's is-in-ci; src/cli/main.ts importUi).
+    const env = { DMA_LAB_STATE_DIR: join(this.dir, 'state'), DMA_LAB_CACHE_DIR: join(this.dir, 'cache'), TERM: 'xterm-256color', FORCE_COLOR: '0', CI: 'true', ...opts.env };
     const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
     this.tmux('new-session', '-d', '-s', this.session, '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), '-c', ROOT, ...envArgs, `${cmd}; echo "[exited $?]"; sleep 30`);
