@@ -159,6 +159,7 @@ const BUILTIN_DRIVERS: PciDriverDef[] = [
       vpReset(linux.env, blk.vdev);
       vpDelVqIrqs(linux.env, dev, blk.vdev);
       vringDelVirtqueue(linux.env, dev, blk.vq);
+      for (const vq of blk.otherVqs ?? []) vringDelVirtqueue(linux.env, dev, vq);
       linux.disks.restoreState({ disks: linux.disks.list().filter((b) => b !== blk) });
     },
   },

@@ -226,7 +226,7 @@ export class GicV3ItsDriver implements Stateful {
    * composes the messages (doorbell address as the IOMMU layer gives it,
    * data = EventID).
    */
-  setupDevice(devName: string, deviceId: number, nvecReq: number, name: (i: number) => string): { ok: true; dev: ItsDevice } | { ok: false; why: string } {
+  setupDevice(devName: string, deviceId: number, nvecReq: number, name: (i: number) => string, affinity?: (i: number) => number | undefined): { ok: true; dev: ItsDevice } | { ok: false; why: string } {
     if (this.s.devices.some((d) => d.dev === devName)) return { ok: false, why: `${devName} already has ITS vectors (free them first)` };
     if (this.s.devices.some((d) => d.deviceId === deviceId)) return { ok: false, why: `DeviceID ${hex(deviceId)} is already mapped for another device (aliasing requester IDs share an ITT)` };
     let nvec = 1;
@@ -250,7 +250,9 @@ export class GicV3ItsDriver implements Stateful {
     this.send([BigInt(GITS_CMD.MAPD) | (BigInt(deviceId) << 32n), BigInt(size - 1), GITS_BASER_VALID | itt, 0n]);
     const d: ItsDevice = { dev: devName, deviceId, itt, nrItes, lpiBase, nrLpis: nvec, events: [] };
     for (let i = 0; i < nvecReq; i++) {
-      const cpu = this.selectCpu();
+      // A managed vector's affinity mask names its CPU (irq_create_affinity_masks); others go to the least loaded.
+      const want = affinity?.(i);
+      const cpu = want !== undefined && want < this.s.load.length ? want : this.selectCpu();
       this.s.load[cpu]!++;
       const lpi = lpiBase + i;
       this.send([BigInt(GITS_CMD.MAPTI) | (BigInt(deviceId) << 32n), BigInt(i) | (BigInt(lpi) << 32n), BigInt(cpu), 0n]);

@@ -131,10 +131,14 @@ export function msixTableAddr(linux: Linux, f: PciFunction, cap: MsixCap): u64 |
  * each vector, on an Arm machine with an ITS. `name(i)` names vector i's
  * action. Nothing changes when it fails.
  */
-export function pciAllocIrqVectors(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, o: { unmask?: boolean } = {}): MsiResult {
+export function pciAllocIrqVectors(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, o: { unmask?: boolean; preVectors?: number } = {}): MsiResult {
   const unmask = o.unmask !== false;
-  if (linux.its) return pciAllocIrqVectorsMsix(linux, dev, nvec, name, unmask);
-  if (linux.env.machine.info.arch === 'x86_64') return x86AllocMsix(linux, dev, nvec, name, unmask);
+  // PCI_IRQ_AFFINITY with pre_vectors (virtio's config vector): the remaining vectors are spread one per
+  // CPU in order (irq_create_affinity_masks), the pre vectors go wherever the allocator puts them.
+  const cpus = linux.env.machine.info.cpus;
+  const affinity = o.preVectors === undefined ? undefined : (i: number): number | undefined => (i < o.preVectors! ? undefined : (i - o.preVectors!) % cpus);
+  if (linux.its) return pciAllocIrqVectorsMsix(linux, dev, nvec, name, unmask, affinity);
+  if (linux.env.machine.info.arch === 'x86_64') return x86AllocMsix(linux, dev, nvec, name, unmask, affinity);
   return { ok: false, errno: 'ENOSYS', why: 'no MSI domain on this machine (no GICv3 ITS with tables, not x86)' };
 }
 
@@ -169,15 +173,18 @@ function msixPrepare(linux: Linux, dev: KDevice, nvec: number): { ok: true; f: P
   return { ok: true, f, cap, table };
 }
 
-function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean): MsiResult {
+function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean, affinity?: (i: number) => number | undefined): MsiResult {
   if (linux.msi.s.x86[dev.name]) return { ok: false, errno: 'EINVAL', why: `${dev.name} already has MSI-X vectors` };
   const p = msixPrepare(linux, dev, nvec);
   if (!p.ok) return p;
-  const dest = 0;
-  const used = x86UsedVectors(linux, dest);
   const list: X86MsiVector[] = [];
   const msgs: { address: u64; data: number }[] = [];
+  const usedBy = new Map<number, Set<number>>();
   for (let i = 0; i < nvec; i++) {
+    // The lab's stand-in puts unmanaged vectors on APIC 0; a managed vector goes to its CPU's APIC (APIC id = CPU here).
+    const dest = affinity?.(i) ?? 0;
+    if (!usedBy.has(dest)) usedBy.set(dest, x86UsedVectors(linux, dest));
+    const used = usedBy.get(dest)!;
     const vector = pickX86Vector(used);
     if (vector === undefined) {
       for (const v of list) if (v.index !== undefined) linux.intel?.freeIrte(dev, v.index);
@@ -204,7 +211,7 @@ function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number
   return { ok: true, vectors: list.map((v, i) => ({ index: i, lpi: -1, cpu: v.dest, event: i, address: msgs[i]!.address, data: msgs[i]!.data, entryAddr: at[i]! })), iova: undefined, deviceId: dev.master.rid ?? dev.master.sid };
 }
 
-function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean): MsiResult {
+function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number) => string, unmask: boolean, affinity?: (i: number) => number | undefined): MsiResult {
   const its = linux.its!;
   const p = msixPrepare(linux, dev, nvec);
   if (!p.ok) return p;
@@ -213,7 +220,7 @@ function pciAllocIrqVectorsMsix(linux: Linux, dev: KDevice, nvec: number, name: 
   const prep = linux.iommuDma.iommuDmaPrepareMsi(dev, its.doorbell);
   if (!prep.ok) return { ok: false, errno: ERRNO_NAMES[prep.errno] ?? String(prep.errno), why: `iommu_dma_prepare_msi(${hex(its.doorbell)}) failed` };
   // its_msi_prepare / its_create_device (MAPD), its_irq_domain_activate (MAPTI).
-  const r = its.setupDevice(dev.name, deviceId, nvec, name);
+  const r = its.setupDevice(dev.name, deviceId, nvec, name, affinity);
   if (!r.ok) return { ok: false, errno: 'ENOSPC', why: r.why };
   const at = programTable(linux, p.f, p.cap, p.table, r.dev.events.map((e) => ({ address: prep.msgAddr, data: e.event })), unmask);
   // request_irq: unmask at the ITS too (property byte + INV).

@@ -130,6 +130,8 @@ function buildQ35(preset: Preset, options: ReadonlyMap<string, string>): System 
     iommuPlatform,
     // QEMU 7.2's machine types offer VIRTIO_F_RING_RESET (queue_reset=on; hw_compat_7_1 turns it off); the 2015 board's QEMU had no such bit.
     queueReset: preset.name !== 'x86-q35-vtd-2015',
+    // QEMU 5.2+ virtio-blk-pci: one queue per vCPU when num-queues is unset, vectors = queues + 1 (the 2015 QEMU: one queue, 2 vectors).
+    ...(preset.name !== 'x86-q35-vtd-2015' ? { numQueues: m.info.cpus, vectors: m.info.cpus + 1 } : {}),
     disk: makeDmaLabDisk('dma-lab-vda'),
   });
   m.addPciFunction(host, vda);

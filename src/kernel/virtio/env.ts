@@ -55,7 +55,7 @@ export interface VirtioEnv {
    * for each named vector, and pci_free_irq_vectors. Absent: INTx only.
    */
   msix?: {
-    alloc(kdev: import('../types.ts').KDevice, nvec: number, names: readonly string[], o?: { unmask?: boolean }): { ok: true } | { ok: false; why: string };
+    alloc(kdev: import('../types.ts').KDevice, nvec: number, names: readonly string[], o?: { unmask?: boolean; preVectors?: number }): { ok: true } | { ok: false; why: string };
     free(kdev: import('../types.ts').KDevice): void;
   };
 }

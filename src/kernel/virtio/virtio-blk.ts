@@ -41,6 +41,7 @@ import {
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_GEOMETRY,
   VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_CFG_NUM_QUEUES,
   VIRTIO_BLK_F_RO,
   VIRTIO_BLK_F_SEG_MAX,
   VIRTIO_BLK_F_SIZE_MAX,
@@ -82,7 +83,10 @@ export interface VirtioBlk {
   capacity: u64;
   blkSize: number;
   segMax: number;
+  /** req.0, the queue CPU0's requests use (blk-mq maps each CPU to a queue; the lab submits from CPU0). */
   vq: VringState;
+  /** req.1 .. req.N-1 with VIRTIO_BLK_F_MQ: set up, never used here. */
+  otherVqs: VringState[];
   partitions: PartitionScan | undefined;
   nextToken: number;
   /** Requests given up on (never completed). */
@@ -193,9 +197,16 @@ export function virtblkProbe(env: VirtioEnv, kdev: KDevice, opts: VirtblkProbeOp
   kdev.alias = virtblkName(opts.diskIndex);
   const n = virtioNegotiate(env, vdev, VIRTBLK_FEATURES, 'virtio_blk');
   if (!n.ok) return { ok: false, error: n.error, vdev };
-  // init_vq: one request queue.
-  if (env.config.era === '6.x') env.kernel.log('info', `virtio_blk ${vdev.name}: 1/0/0 default/read/poll queues`);
-  const qs = vpFindVqs(env, kdev, vdev, ['req.0']);
+  // init_vq: num_queues from the config with VIRTIO_BLK_F_MQ (else 1), at most nr_cpu_ids; all default
+  // queues (no read or poll queues). Requests here come from CPU0, so they use req.0.
+  let nvqs = hasFeature(vdev.features, VIRTIO_BLK_F_MQ) ? Number(vpConfigRead(env, vdev, VIRTIO_BLK_CFG_NUM_QUEUES, 2)) : 1;
+  if (nvqs === 0) {
+    env.kernel.log('err', `virtio_blk ${vdev.name}: MQ advertised but zero queues reported`);
+    return { ok: false, error: '-EINVAL: zero queues', vdev };
+  }
+  nvqs = Math.min(nvqs, env.machine.info.cpus);
+  if (env.config.era === '6.x') env.kernel.log('info', `virtio_blk ${vdev.name}: ${nvqs}/0/0 default/read/poll queues`);
+  const qs = vpFindVqs(env, kdev, vdev, Array.from({ length: nvqs }, (_, i) => `req.${i}`));
   if (!qs.ok) {
     env.kernel.log('err', `virtio_blk ${vdev.name}: probe of ${vdev.name} failed: ${qs.error}`);
     return { ok: false, error: qs.error, vdev };
@@ -204,7 +215,7 @@ export function virtblkProbe(env: VirtioEnv, kdev: KDevice, opts: VirtblkProbeOp
   const capacity = vpConfigRead(env, vdev, VIRTIO_BLK_CFG_CAPACITY, 8);
   const blkSize = hasFeature(vdev.features, VIRTIO_BLK_F_BLK_SIZE) ? Number(vpConfigRead(env, vdev, VIRTIO_BLK_CFG_BLK_SIZE, 4)) : SECTOR_SIZE;
   const segMax = hasFeature(vdev.features, VIRTIO_BLK_F_SEG_MAX) ? Number(vpConfigRead(env, vdev, VIRTIO_BLK_CFG_SEG_MAX, 4)) : 1;
-  const blk: VirtioBlk = { vdev, diskName: kdev.alias, capacity, blkSize, segMax, vq: q.value, partitions: undefined, nextToken: 1, stalled: 0 };
+  const blk: VirtioBlk = { vdev, diskName: kdev.alias, capacity, blkSize, segMax, vq: q.value, otherVqs: qs.value.slice(1), partitions: undefined, nextToken: 1, stalled: 0 };
   if (env.config.era === '6.x') env.kernel.log('notice', capacityLine(vdev.name, blk.diskName, capacity, blkSize));
   virtioDeviceReady(env, vdev);
   const scan = opts.scanPartitions === false ? undefined : virtblkScanPartitions(env, kdev, blk);

@@ -446,7 +446,8 @@ function vpConfigVector(env: VirtioEnv, vdev: VirtioDevice, v: number): number {
 export function vpFindVqs(env: VirtioEnv, kdev: KDevice, vdev: VirtioDevice, names: readonly string[]): VirtioResult<VringState[]> {
   const t = vdev.transport;
   let msix = false;
-  const m = env.msix?.alloc(kdev, names.length + 1, [`${vdev.name}-config`, ...names.map((n) => `${vdev.name}-${n}`)]);
+  // vp_request_msix_vectors: PCI_IRQ_AFFINITY with the config vector as a pre vector (desc->pre_vectors++).
+  const m = env.msix?.alloc(kdev, names.length + 1, [`${vdev.name}-config`, ...names.map((n) => `${vdev.name}-${n}`)], { preVectors: 1 });
   if (m?.ok) {
     t.msixEnabled = true;
     if (vpConfigVector(env, vdev, 0) === R.VIRTIO_MSI_NO_VECTOR) {

@@ -95,6 +95,12 @@ export interface VirtioBlkOptions extends VirtioPciOptions {
   disk: DiskImage;
   /** QEMU queue-size (default 256; 128 before QEMU 5.0). */
   queueSize?: number;
+  /**
+   * QEMU num-queues (default 1 here). Since QEMU 5.2 virtio-blk-pci picks one
+   * per vCPU when unset (virtio_pci_optimal_num_queues) and then defaults
+   * `vectors` to num-queues + 1; the QEMU 7.2 presets pass both.
+   */
+  numQueues?: number;
 }
 
 /** One completed request, kept for the inspector (bounded). */
@@ -133,7 +139,9 @@ export class VirtioBlkDevice extends VirtioPciDevice {
   constructor(machine: Machine, opts: VirtioBlkOptions) {
     const qs = opts.queueSize ?? 256;
     if (qs < 2 || qs > 1024 || (qs & (qs - 1)) !== 0) throw new Error(`${opts.name}: queue-size=${qs} must be a power of two between 2 and 1024`);
-    super(machine, opts, { id: VIRTIO_ID_BLOCK, legacyDeviceId: PCI_DEVICE_ID_VIRTIO_BLOCK, classCode: PCI_CLASS_STORAGE_SCSI, queueSizes: [qs] });
+    const nq = opts.numQueues ?? 1;
+    if (nq < 1 || nq > 64) throw new Error(`${opts.name}: num-queues=${nq} must be 1..64`);
+    super(machine, opts, { id: VIRTIO_ID_BLOCK, legacyDeviceId: PCI_DEVICE_ID_VIRTIO_BLOCK, classCode: PCI_CLASS_STORAGE_SCSI, queueSizes: new Array(nq).fill(qs) });
     this.disk = opts.disk;
     this.queueSize = qs;
     this.cfgBytes = this.buildConfig();
@@ -155,7 +163,7 @@ export class VirtioBlkDevice extends VirtioPciDevice {
     c[VIRTIO_BLK_CFG_GEOMETRY + 2] = 16;
     c[VIRTIO_BLK_CFG_GEOMETRY + 3] = 63;
     le(c, VIRTIO_BLK_CFG_BLK_SIZE, 4, SECTOR_SIZE);
-    le(c, VIRTIO_BLK_CFG_NUM_QUEUES, 2, 1);
+    le(c, VIRTIO_BLK_CFG_NUM_QUEUES, 2, this.numQueues);
     return c;
   }
 
@@ -168,6 +176,8 @@ export class VirtioBlkDevice extends VirtioPciDevice {
   protected deviceFeatures(): u64 {
     let f = 0n;
     for (const b of [VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_F_FLUSH]) f |= featureBit(b);
+    // hw/block/virtio-blk.c virtio_blk_get_features: MQ when num_queues > 1.
+    if (this.numQueues > 1) f |= featureBit(VIRTIO_BLK_F_MQ);
     return f;
   }
 
