@@ -172,11 +172,11 @@ test('reopening a lesson replays what the reader did, not the solutions', async 
   }
 });
 
-test('lesson 02, a diagnosis step: info iommu leaves out where DMA really goes', async () => {
-  const state = stateAt('passthrough-vs-translated', 12);
-  const t = new Tmux(['lesson', 'passthrough-vs-translated'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+test('dmar-2015 (lesson 02c), a diagnosis step: info iommu leaves out where DMA really goes', async () => {
+  const state = stateAt('dmar-2015', 6);
+  const t = new Tmux(['lesson', 'dmar-2015'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
   try {
-    const s = await t.waitFor(/step 12\/\d+/, 60_000);
+    const s = await t.waitFor(/step 6\/\d+/, 60_000);
     assert.match(s, 'Diagnosis mode:');
     await pause();
     t.send(':', true);
