@@ -71,7 +71,7 @@ test('lesson 01: a typed-answer goal is checked by value; the prose after it wai
     t.send('0x00000008fa081000', true); // leading zeros: the same value
     t.send('Enter');
     const after = await t.waitFor('✓ right: goal passed');
-    assert.match(after, 'goals 1/3');
+    assert.match(after, 'goals 1/7');
     await t.waitFor('Type 0x10, StreamID 0');
     t.send('q', true);
     await t.waitFor('press q again to quit');

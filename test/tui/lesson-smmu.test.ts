@@ -21,22 +21,22 @@ test('virtio-legacy-smmu: both exercise goals pass from the keyboard and are sav
     writeFileSync(join(state, 'progress.json'), JSON.stringify({ version: 1, lessons: { 'virtio-legacy-smmu': { step: 14, furthest: 14, cellsRun: [], predictions: {}, goalsPassed: [], lastOpened: '2026-01-01T00:00:00.000Z' } } }));
     const t = new Tmux(['lesson', 'virtio-legacy-smmu'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
     try {
-      await t.waitFor(/step 14\/14 · goals 0\/3/, 30_000);
+      await t.waitFor(/step 14\/15 · goals 0\/7/, 30_000);
       await pause();
       t.send('Enter'); // run the exercise's cell: machine arm-fastmodel, show
       await t.waitFor('arm-fastmodel options');
       t.send('s', true);
       const typed = await t.waitFor('the solution is in the input line');
       assert.match(typed, '(arm-fastmodel) boot ', 'the solution is typed, not run');
-      assert.match(typed, 'goals 0/3');
+      assert.match(typed, 'goals 0/7');
       t.send('Enter');
-      await t.waitFor('goals 1/3', 20_000);
+      await t.waitFor('goals 1/7', 20_000);
       t.send('Escape');
       await pause();
       t.send('s', true);
       await t.waitFor('the solution is in the input line');
       t.send('Enter');
-      await t.waitFor('goals 2/3', 20_000);
+      await t.waitFor('goals 2/7', 20_000);
       t.send('Escape');
       await pause();
       t.send('q', true);
