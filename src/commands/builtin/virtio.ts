@@ -294,4 +294,51 @@ export const infoVirtioQueueElement: CommandSpec = {
   },
 };
 
-export const virtioCommands: CommandSpec[] = [infoVirtio, infoVirtioQueueStatus, infoVirtioQueueElement];
+/**
+ * `info dma-2x2 [DEV]`: lesson 01's board, live. Two questions decide what a
+ * virtio ring's addresses do: does the driver hand out IOVAs (the ring uses
+ * the DMA API) or physical addresses, and does the device's DMA go through
+ * the IOMMU or around it. The command marks the cell this machine is in and
+ * says what the device did there (from the model's record of its last
+ * fault and the partition-table read).
+ */
+export const infoDma2x2: CommandSpec = {
+  name: 'info dma-2x2',
+  summary: "Lesson 01's 2x2, live: IOVAs or physical addresses x translated or bypassing DMA, and what this machine did",
+  help: [
+    "Rows: what the driver gives the device (IOVAs from the DMA API, or physical addresses); columns: where",
+    "the device's DMA goes (through its IOMMU, or around it). The cell this machine is in is marked, with",
+    'what happened there: the partition table read (works), an IOMMU fault, a bus error, or a read that',
+    'found the wrong memory and no fault (silent). Before boot, or without a ring, there is no cell yet.',
+  ].join('\n'),
+  examples: ['info dma-2x2', 'info dma-2x2 vda'],
+  exampleMachine: 'arm-fastmodel',
+  exampleSetup: ['boot'],
+  args: [{ name: 'dev', kind: 'device', desc: 'a virtio device (default: the first)', optional: true }],
+  mutates: false,
+  run(s, a) {
+    const devs = s.machine.pciFunctions().filter((f): f is VirtioPciDevice => f instanceof VirtioPciDevice);
+    const dev = a.v.dev === undefined ? devs[0] : findVirtio(s, a.v.dev as string, a.span.dev);
+    if (!dev) throw new CommandError(`${s.system.preset.name} has no virtio devices`, a.span.dev);
+    const linux = s.kernel.booted ? s.system.linux : undefined;
+    const side = virtioKernelSide(linux, dev);
+    const vq = side.blk?.vq;
+    const st = virtioStatus(dev);
+    const path = dev.dmaMaster.path;
+    const row = vq ? (vq.useDmaApi ? 'iova' : 'physical') : undefined;
+    const fault = st.last_fault?.fault ?? '';
+    const outcome = !vq ? 'no ring yet' : side.blk?.partitions?.line ? 'works: the partition table was read' : /^bus:/.test(fault) ? 'bus error: nothing answers at that address' : fault ? `${dev.dmaMaster.iommu?.kind === 'vtd' ? 'DMAR' : 'SMMU'} fault: ${fault.split(': ')[1] ?? fault}` : side.blk?.stalled ? 'silent: no fault, the device read the wrong memory and found no work' : 'nothing has happened yet';
+    const cell = (r: 'iova' | 'physical', c: 'translated' | 'bypass', text: string): string => `${row === r && path === c ? '▶ ' : '  '}${text}`.padEnd(46);
+    const iommu = dev.dmaMaster.iommu?.name ?? 'the IOMMU';
+    const lines: Line[] = [
+      [span(`${dev.name}: who gives the ring its addresses x where the device's DMA goes`, 'head')],
+      plain(`${''.padEnd(24)}${`translated by ${iommu}`.padEnd(46)}bypasses the IOMMU`),
+      plain(`${'IOVAs (DMA API)'.padEnd(22)}${cell('iova', 'translated', 'works')}${cell('iova', 'bypass', 'bus error (a hole) or silent (RAM)')}`.trimEnd()),
+      plain(`${'physical addresses'.padEnd(22)}${cell('physical', 'translated', 'an IOMMU fault')}${cell('physical', 'bypass', 'works')}`.trimEnd()),
+      [span('  this machine: ', 'dim'), span(row ? `${row === 'iova' ? 'IOVAs' : 'physical addresses'}, ${path === 'translated' ? 'translated' : 'bypass'}` : linux ? 'no virtio ring (no driver bound)' : 'not booted'), span(` -> ${outcome}`, /^works/.test(outcome) ? 'ok' : /fault|error|silent/.test(outcome) ? 'bad' : 'dim')],
+    ];
+    return { kind: 'dma-2x2', data: { device: dev.name, addresses: row ?? null, path, outcome }, lines };
+  },
+};
+
+export const virtioCommands: CommandSpec[] = [infoVirtio, infoVirtioQueueStatus, infoVirtioQueueElement, infoDma2x2];
