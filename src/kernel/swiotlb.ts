@@ -178,7 +178,8 @@ export class Swiotlb implements Stateful {
    * swiotlb_init(addressing_limit, SWIOTLB_VERBOSE) at boot: nothing unless
    * some RAM is beyond what 32-bit devices reach (the arch passes that as
    * `addressingLimit`) or bouncing is forced; nothing with `swiotlb=noforce`.
-   * The pool comes from low memory (below 4 GiB); when it does not fit the
+   * The pool comes from the top of low memory (below 4 GiB, memblock's
+ * top-down policy); when it does not fit the
    * size is halved down to 1 MiB. Logs
    * `software IO TLB: mapped [mem 0x%016llx-0x%016llx] (%luMB)` (swiotlb_print_info,
    * %pa, end exclusive). Returns whether a pool exists.
@@ -195,7 +196,8 @@ export class Swiotlb implements Stateful {
     for (;;) {
       const bytes = Math.ceil((nslabs * IO_TLB_SIZE) / PAGE_SIZE) * PAGE_SIZE;
       try {
-        start = this.pages.alloc(bytes / PAGE_SIZE, 0xffff_ffffn);
+        // memblock_alloc_low: top-down below ARCH_LOW_ADDRESS_LIMIT (4 GiB on arm64 with a 32-bit DMA zone and on x86).
+        start = this.pages.memblockAllocTopDown(bytes / PAGE_SIZE, 0xffff_ffffn);
         break;
       } catch {
         if (nslabs <= IO_TLB_MIN_SLABS) return false;
