@@ -139,6 +139,8 @@ function buildArmSmmu(preset: Preset, b: ArmSmmuBoard, options: ReadonlyMap<stri
     iommuPlatform,
     // QEMU 7.2 (queue_reset=on from its 7.2 machine type); the fast model and the iProc board are not QEMU.
     queueReset: b.qemuSmmu === true,
+    // Seed 000's two events: the fast model's device reads avail.flags after its avail.idx read faulted (machine/virtio/virtio-pci.ts).
+    readsFlagsAfterIdxFault: b.preset === 'arm-fastmodel',
     // QEMU 5.2+ virtio-blk-pci: one queue per vCPU when num-queues is unset, vectors = queues + 1.
     ...(b.qemuSmmu ? { numQueues: m.info.cpus, vectors: m.info.cpus + 1 } : {}),
     ...(b.virtioRing ?? {}),

@@ -22,7 +22,8 @@ function stateAt(lesson: string, step: number, extra: object = {}): string {
 
 test('lesson 01: the boot prediction hides the prose after it until it is made, then gives the wrong answer its feedback', async () => {
   const state = stateAt('virtio-legacy-smmu', 2);
-  const t = new Tmux(['lesson', 'virtio-legacy-smmu'], { width: 120, height: 40, env: { DMA_LAB_STATE_DIR: state } });
+  // 50 rows: the boot's output (two SMMU events) and the feedback under it fit on one screen.
+  const t = new Tmux(['lesson', 'virtio-legacy-smmu'], { width: 120, height: 50, env: { DMA_LAB_STATE_DIR: state } });
   try {
     const before = await t.waitFor(/step 2\/\d+/, 30_000);
     assert.match(before, 'Will this boot print the partition line');

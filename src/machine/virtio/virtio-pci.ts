@@ -90,6 +90,14 @@ export interface VirtioPciOptions {
    * set it.
    */
   queueReset?: boolean;
+  /**
+   * The 2017 Arm fast model's virtio device, as seed 000's two events show
+   * it: when its read of avail.idx faults it still reads avail.flags (the
+   * word two bytes lower), then stops. Inferred from the thread's event
+   * pair (InputAddr ...1002, then ...1000); the model's own code is not
+   * public. QEMU's device stops at the first fault.
+   */
+  readsFlagsAfterIdxFault?: boolean;
   /** QEMU indirect_desc / event_idx (DEFINE_VIRTIO_COMMON_FEATURES; both default on). */
   indirectDesc?: boolean;
   eventIdx?: boolean;
@@ -210,6 +218,7 @@ export abstract class VirtioPciDevice extends PciFunction {
   readonly modern: boolean;
   readonly iommuPlatform: boolean;
   readonly queueReset: boolean;
+  readonly readsFlagsAfterIdxFault: boolean;
   readonly indirectDesc: boolean;
   readonly eventIdx: boolean;
   readonly badFeature: boolean;
@@ -250,6 +259,7 @@ export abstract class VirtioPciDevice extends PciFunction {
     this.modern = modern;
     this.iommuPlatform = !!opts.iommuPlatform;
     this.queueReset = !!opts.queueReset;
+    this.readsFlagsAfterIdxFault = !!opts.readsFlagsAfterIdxFault;
     this.indirectDesc = opts.indirectDesc ?? true;
     this.eventIdx = opts.eventIdx ?? true;
     this.badFeature = opts.badFeature ?? true;
@@ -552,6 +562,8 @@ export abstract class VirtioPciDevice extends PciFunction {
   protected pop(q: number, ring: SplitRing): { kind: 'elem'; elem: VirtqElement } | { kind: 'empty' } | { kind: 'stop' } {
     const r = virtqueuePop(this.v.queues[q]!, ring, this.v.guestFeatures);
     if (r.kind !== 'error') return r;
+    // The fast model's second read (readsFlagsAfterIdxFault): it faults too, and is recorded where the IOMMU records it.
+    if (this.readsFlagsAfterIdxFault && r.error.fault?.what === 'avail.idx') ring.availFlags();
     this.virtioError(q, r.error.reason, r.error.fault);
     return { kind: 'stop' };
   }
