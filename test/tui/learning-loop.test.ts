@@ -188,6 +188,9 @@ test('dmar-2015 (lesson 02c), a diagnosis step: info iommu leaves out where DMA 
     assert.not.match(out, 'what its DMA really does');
     t.send('Escape');
     await pause();
+    // The inspector's DMA trace pane (the second tab) is hidden in this step too.
+    t.send('Tab');
+    await t.waitFor('DMA trace: hidden in a diagnosis step');
     t.send('q', true);
     await t.waitFor('press q again');
     t.send('q', true);

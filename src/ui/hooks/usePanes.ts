@@ -26,6 +26,10 @@ export function usePanes(nb: Notebook, pane: number, scroll: number, box: { widt
   const paneBody = Math.max(0, box.rows - 1);
   const paneView: { title: string; lines: Line[]; top: number } = useMemo(() => {
     const d = paneDefs[paneIdx]!;
+    // A diagnosis step hides the model's ground truth: the trace and the last walk show where each access really went.
+    if (nb.session.diagnosis && (d.kind === 'walk' || /^(trace|walk|devdma)\b/.test(d.run ?? ''))) {
+      return { title: d.title, lines: [[{ text: `${d.title}: hidden in a diagnosis step (it shows where DMA really went, which a running kernel cannot see)`, style: 'dim' }]], top: 0 };
+    }
     if (d.kind === 'walk') {
       const w = nb.lastWalk;
       const lines: Line[] = w ? [[{ text: w.line, style: 'key' }], ...w.lines] : [[{ text: 'no walk yet: walk DEV IOVA shows every level of a translation (each device access is also in the DMA trace)', style: 'dim' }]];
@@ -38,6 +42,6 @@ export function usePanes(nb: Notebook, pane: number, scroll: number, box: { widt
     }
     const p = commandPane(nb.session, d.title, d.run);
     return { title: d.title, lines: p.lines, top: Math.max(0, Math.min(scroll, p.lines.length - paneBody)) };
-  }, [nb, nb.version, nb.session, paneIdx, scroll, paneBody, box.width]);
+  }, [nb, nb.version, nb.session, nb.session.diagnosis, paneIdx, scroll, paneBody, box.width]);
   return { paneDefs, paneIdx, paneBody, paneView };
 }
