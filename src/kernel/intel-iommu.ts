@@ -149,6 +149,9 @@ interface DriverState {
   rs: RatelimitState;
 }
 
+/** Pins of IO-APIC 0 with a legacy interrupt-source entry on q35 (see enableIrqRemapping). */
+export const IOAPIC_LEGACY_PINS = 15;
+
 export class IntelIommuDriver implements IommuDriver, Stateful {
   readonly name = 'intel-iommu';
   readonly version: number;
@@ -355,6 +358,18 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     this.s.irEnabled = true;
     this.print('info', `DMAR-IR: Enabled IRQ remapping in ${eim ? 'x2apic' : 'xapic'} mode`, out);
     for (const u of this.s.units) this.hw.setInterrupt(u); // irq_remap_enable_fault_handling
+    // Later in boot, setup_IO_APIC_irqs (arch/x86/kernel/apic/io_apic.c, 3.19+) allocates an irq for
+    // every pin of IO-APIC 0 that has an interrupt-source entry (pin_2_irq with IOAPIC_MAP_ALLOC), and in
+    // the IR domain each allocation reserves an IRTE (intel_irq_remapping_alloc -> alloc_irte, lowest
+    // free index). On q35 that is the 16 legacy ISA IRQs on pins 1-15, IRQ0 on pin 2 (QEMU's MADT
+    // override) and pin 0 unconnected: 15 indices, 0-14, before any MSI. The entries are written when
+    // each irq is activated (requested), which the lab does not model: they stay zero here. The
+    // IO-APIC's unit is the first (QEMU builds one DRHD with the IO-APIC in its scope).
+    const io = this.s.units[0]?.ir;
+    if (io && io.used.length === 0) {
+      io.ioapicPins = IOAPIC_LEGACY_PINS;
+      for (let i = 0; i < IOAPIC_LEGACY_PINS; i++) io.used.push(i);
+    }
     return true;
   }
 
@@ -781,6 +796,11 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
    * the remappable-format message pointing at it; without, the plain
    * compatibility format.
    */
+  /** IRT indices the unit gave IO-APIC pins at boot (0 when none). */
+  ioapicPinIrtes(unitName: string): number {
+    return this.s.units.find((u) => u.name === unitName)?.ir?.ioapicPins ?? 0;
+  }
+
   composeMsi(dev: KDevice, vector: number, dest: number): MsiMsg & { index?: number } {
     if (!this.s.irEnabled) return compatMsiMsg(vector, dest);
     // A device no DRHD covers keeps the x86 vector domain's compatibility format, which the hardware then blocks.

@@ -63,7 +63,8 @@ export interface UnitState {
   /** The invalidation queue page, the descriptor status array, the next free slot. */
   qi?: { desc: u64; status: u64; freeHead: number };
   /** The interrupt remapping table and the IRTE indices in use. */
-  ir?: { table: u64; used: number[] };
+  /** The IRT and the indices alloc_irte handed out; ioapicPins: how many went to IO-APIC pins at boot. */
+  ir?: { table: u64; used: number[]; ioapicPins?: number };
   /** Domain ids in use on this unit. */
   dids: number[];
   /**

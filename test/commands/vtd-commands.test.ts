@@ -143,14 +143,15 @@ test('msi nic0: an IRTE with the vector, APIC, SVT=1 SID 0x0010, and the remappa
   assert.is((v.irte.words[0]! >> 32n) & 0xffff_ffffn, 0x200n);
   assert.is((v.irte.words[0]! >> 16n) & 0xffn, 0x41n);
   const t = ok(s, 'ir table').data as { rows: { index: number; vector: number; dest: number; sid: number; present: boolean }[] };
-  // At probe virtio-pci took IRTEs 0-4 (vda's MSI-X on QEMU 7.2: config on APIC 0, then req.0-req.3 one per
-  // CPU, managed: APICs 0-3) and e1000e IRTEs 5-7 (RxQ0, TxQ0, other on APIC 0: 0x23, then 0x25 and 0x26
-  // around the DMAR fault event's 0x24). msi nic0 shows nic0's first; the chosen vector/APIC gets a new IRTE.
+  // Indices 0-14 went to IO-APIC 0's legacy pins at boot (reserved, not written). At probe virtio-pci took
+  // IRTEs 15-19 (vda's MSI-X on QEMU 7.2: config on APIC 0, then req.0-req.3 one per CPU, managed: APICs
+  // 0-3) and e1000e IRTEs 20-22 (RxQ0, TxQ0, other on APIC 0: 0x23, then 0x25 and 0x26 around the DMAR
+  // fault event's 0x24). msi nic0 shows nic0's first; the chosen vector/APIC gets a new IRTE.
   assert.equal(t.rows.map((r) => [r.index, r.vector, r.dest, r.sid, r.present]), [
-    [0, 0x21, 0, 0x08, true], [1, 0x22, 0, 0x08, true], [2, 0x21, 1, 0x08, true], [3, 0x21, 2, 0x08, true], [4, 0x21, 3, 0x08, true],
-    [5, 0x23, 0, 0x10, true], [6, 0x25, 0, 0x10, true], [7, 0x26, 0, 0x10, true], [v.index, 0x41, 2, 0x08, true],
+    [15, 0x21, 0, 0x08, true], [16, 0x22, 0, 0x08, true], [17, 0x21, 1, 0x08, true], [18, 0x21, 2, 0x08, true], [19, 0x21, 3, 0x08, true],
+    [20, 0x23, 0, 0x10, true], [21, 0x25, 0, 0x10, true], [22, 0x26, 0, 0x10, true], [v.index, 0x41, 2, 0x08, true],
   ]);
-  assert.equal([m.index, m.vector], [5, 0x23], "nic0's first vector, composed by e1000e's probe");
+  assert.equal([m.index, m.vector], [20, 0x23], "nic0's first vector, composed by e1000e's probe");
   // The device's write of the message is an interrupt, remapped through the IRTE
   const w = ok(s, `devdma write nic0 0x${m.address.toString(16)} 0 4`).data as { outcome: { ok: boolean }; interrupts: { controller: string; detail: string }[] };
   assert.ok(w.outcome.ok);

@@ -1,6 +1,7 @@
 // The intel-iommu driver model on a small hand-built x86 machine: RAM below and above 4 GiB, a VT-d unit at
 // 0xfed90000, a PCI host with devices. Boot lines, DMA through domains, identity, faults in every era's format,
 // interrupt remapping. Expected strings and values come from REFERENCE.md 3 and the Linux sources named there.
+import { IOAPIC_LEGACY_PINS } from '../../src/kernel/intel-iommu.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Machine } from '../../src/machine/machine.ts';
@@ -279,23 +280,29 @@ test('decimal vs hex reasons: reason 0x0c prints as 12 before v5.17, 0x0c after;
 
 import * as awaitImport from '../../src/kernel/intel-dmar.ts';
 
-test('interrupt remapping: IRTEs from the driver, remappable messages, index 5 = 0xFEE000B8; compat MSIs are blocked (0x25)', () => {
+test('interrupt remapping: IRTEs from the driver after the IO-APIC pins, remappable messages (REFERENCE 3.7); compat MSIs are blocked (0x25)', () => {
   const s = setup();
   boot(s);
   const { dev, master } = s.devs[0]!;
+  // setup_IO_APIC_irqs took indices 0-14 for IO-APIC 0's legacy pins; a device's first IRTE is 15.
+  const base = IOAPIC_LEGACY_PINS;
   const msgs = [0, 1, 2, 3, 4, 5].map((i) => s.drv.composeMsi(dev, 0x30 + i, 0));
-  assert.is(msgs[5]!.index, 5);
-  assert.is(msgs[5]!.addressLo, 0xfee0_00b8);
+  assert.equal(msgs.map((m) => m.index), [base, base + 1, base + 2, base + 3, base + 4, base + 5]);
+  const k = base + 5;
+  // handle[14:0] << 5 | IF | SHV, handle[15] << 2: index 20 = 0xFEE00298
+  assert.is(msgs[5]!.addressLo, (0xfee0_0000 | (k << 5) | 0x18) >>> 0);
+  assert.is(BigInt(msgs[5]!.addressLo), remappableMsiAddress(k));
   assert.is(msgs[5]!.data, 0);
-  assert.is(BigInt(msgs[0]!.addressLo), remappableMsiAddress(0));
   // The IRTE in the table: present, vector 0x35, RH, SVT 1 with the device's requester id.
-  const irte = s.m.memory.readWords(s.unit.irTable.base + 16n * 5n, 2);
+  const irte = s.m.memory.readWords(s.unit.irTable.base + 16n * BigInt(k), 2);
   assert.equal([get(IRTE_LAYOUT, irte, 'P'), get(IRTE_LAYOUT, irte, 'V'), get(IRTE_LAYOUT, irte, 'RH'), get(IRTE_LAYOUT, irte, 'SVT'), get(IRTE_LAYOUT, irte, 'SID')], [1n, 0x35n, 1n, 1n, 0x10n]);
+  // The IO-APIC's indices are reserved but not written (their irqs are not requested in the lab).
+  assert.equal(s.m.memory.readWords(s.unit.irTable.base, 2), [0n, 0n]);
   const w = s.m.dmaWrite(master, BigInt(msgs[5]!.addressLo), new Uint8Array([0, 0, 0, 0]));
   assert.ok(w.ok);
   const rec = s.m.interrupts.records().at(-1)!;
   assert.is(rec.controller, 'ir');
-  assert.match(rec.detail, /IRTE 5 .*vector 0x35 to APIC 0/);
+  assert.match(rec.detail, new RegExp(`IRTE ${k} .*vector 0x35 to APIC 0`));
   // A device that writes a compatibility-format MSI is blocked; the handler prints it.
   const bad = s.m.dmaWrite(master, 0xfee0_0000n, new Uint8Array([0x41, 0, 0, 0]));
   assert.is(!bad.ok && bad.fault.code, 0x25);
@@ -304,10 +311,10 @@ test('interrupt remapping: IRTEs from the driver, remappable messages, index 5 =
     'DMAR: [INTR-REMAP] Request device [00:02.0] fault index 0x0 [fault reason 0x25] Blocked a compatibility format interrupt request',
   ]);
   // Freed IRTE: the next interrupt through it faults 0x22.
-  s.drv.freeIrte(dev, 5);
-  const gone = s.m.dmaWrite(master, 0xfee0_00b8n, new Uint8Array([0, 0, 0, 0]));
+  s.drv.freeIrte(dev, k);
+  const gone = s.m.dmaWrite(master, BigInt(msgs[5]!.addressLo), new Uint8Array([0, 0, 0, 0]));
   assert.is(!gone.ok && gone.fault.code, 0x22);
-  assert.equal(s.drv.dmarFault().lines.map((l) => l.text).at(-1), 'DMAR: [INTR-REMAP] Request device [00:02.0] fault index 0x5 [fault reason 0x22] Present field in the IRTE entry is clear');
+  assert.equal(s.drv.dmarFault().lines.map((l) => l.text).at(-1), `DMAR: [INTR-REMAP] Request device [00:02.0] fault index 0x${k.toString(16)} [fault reason 0x22] Present field in the IRTE entry is clear`);
 });
 
 test('intremap=off: the driver hands out compatibility-format messages and they are delivered', () => {

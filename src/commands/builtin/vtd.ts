@@ -431,6 +431,8 @@ export const irTable: CommandSpec = {
       );
     }
     const present = rows.filter((r) => r.present).length;
+    const pins = s.system.linux?.intel?.ioapicPinIrtes(u.name) ?? 0;
+    if (pins) lines.push(plain(`indices 0-${pins - 1}: allocated at boot to IO-APIC 0's ${pins} legacy pins (setup_IO_APIC_irqs); each entry is written when its irq is requested, which the lab does not model, so they read zero`));
     lines.push(plain(total ? `${total} entr${total === 1 ? 'y is' : 'ies are'} not zero${total > rows.length ? ` (the first ${rows.length} shown: a stated limit)` : ''}; ${present} present` : 'no entry is set up: nothing has composed a remapped interrupt yet (msi DEV makes the kernel compose one)'));
     return { kind: 'ir-table', data: { iommu: u.name, irta, base: irt.base, entries: irt.entries, eime: irt.eime, ires, cfis: (g & R.DMA_GSTS_CFIS) !== 0, nonZero: total, rows }, lines, focus: { addr: irt.base, len: 16 } };
   },
