@@ -330,6 +330,11 @@ export class IommuDma implements Stateful {
       dev.dmaOps = 'direct';
       return false;
     };
+    // v4.x intel-iommu: intel_dma_ops for the device; its private domain comes at the first mapping (domainCookie).
+    if (!domain && this.core.usesPrivateDomains(dev)) {
+      dev.dmaOps = 'iommu';
+      return true;
+    }
     if (!domain) return fail();
     if (domain.type === 'DMA' || domain.type === 'DMA-FQ') {
       if (this.iommuDmaInitDomain(domain, dev, range ?? dmaConfigureRange(dev, this.version)) !== 0) return fail();
@@ -448,15 +453,22 @@ export class IommuDma implements Stateful {
   private lastCookie: { d: IommuDomain; c: Cookie; r: [IommuDomain, Cookie] } | undefined;
 
   private domainCookie(dev: KDevice): [IommuDomain, Cookie] | undefined {
-    const d = this.core.getDmaDomain(dev);
-    if (!d) return undefined;
+    let d = this.core.getDmaDomain(dev);
     // Every map and unmap looks the cookie up: remember the last one (same domain object, same cookie).
     const last = this.lastCookie;
-    if (last && last.d === d) return last.r;
-    const c = this.cookies.get(domainKey(d));
-    if (!c || !c.st.inited) return undefined;
-    const r: [IommuDomain, Cookie] = [d, c];
-    this.lastCookie = { d, c, r };
+    if (d && last && last.d === d) return last.r;
+    let c = d ? this.cookies.get(domainKey(d)) : undefined;
+    if (!c || !c.st.inited) {
+      // A private domain (v4.x intel-iommu) is made, and its allocator set up, at the device's first mapping.
+      if (!this.core.usesPrivateDomains(dev)) return undefined;
+      // intel_dma_ops never called iommu_dma_init_domain's range check: the allocator spans the domain.
+      d = this.core.privateDomain(dev);
+      if (!d || this.iommuDmaInitDomain(d, dev, { base: 0n, size: d.apertureEnd + 1n, limit: d.apertureEnd }) !== 0) return undefined;
+      c = this.cookies.get(domainKey(d));
+      if (!c || !c.st.inited) return undefined;
+    }
+    const r: [IommuDomain, Cookie] = [d!, c];
+    this.lastCookie = { d: d!, c, r };
     return r;
   }
 

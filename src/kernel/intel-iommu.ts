@@ -58,6 +58,8 @@ import { INTR_REMAP_PAGE_ORDER, INTR_REMAP_TABLE_REG_SIZE, INTR_REMAP_TABLE_ENTR
 /** FLPT_DEFAULT_DID / IDA_START_DID (drivers/iommu/intel/iommu.h). */
 export const FLPT_DEFAULT_DID = 1;
 export const IDA_START_DID = 2;
+/** The first version (major*100+minor) whose intel-iommu made default domains (≈v5.3, approximate; privateDomains). */
+export const INTEL_DEFAULT_DOMAIN_VERSION = 503;
 /**
  * The first kernel modelled with the ida allocator and FLPT_DEFAULT_DID for
  * identity in legacy mode. The patch was posted in May 2025 (for v6.16; the
@@ -442,6 +444,33 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
    * allocator would hand out; the interrupt is never remapped.
    */
 
+  /**
+   * v4.x init_dmars after the units are up (drivers/iommu/intel-iommu.c,
+   * v4.9): "Setting RMRR:" (printed with or without RMRRs), then
+   * iommu_prepare_isa (CONFIG_INTEL_IOMMU_FLOPPY_WA, default y): the first
+   * PCI function of class 0x060100 (an ISA bridge: q35's ICH9 LPC) gets a
+   * private domain, its context entry, and 0-16MiB mapped 1:1 for the
+   * floppy's ISA DMA. `domainFor` is the core's get_domain_for_dev. Not
+   * modelled: RMRR identity maps (no preset has an RMRR), and the IOVA
+   * reservation of that range (the allocator is set up at the first DMA
+   * API mapping, top-down from 4 GiB, far from it).
+   */
+  prepareIsa(devices: readonly KDevice[], domainFor: (dev: KDevice) => IommuDomain | undefined, out: LogLine[] = []): void {
+    if (!this.s.enabled) return;
+    this.print('info', `${this.pfx}Setting RMRR:`, out);
+    const lpc = devices.find((d) => d.pci?.classCode === 0x060100 && d.iommuName === this.name);
+    if (!lpc) return;
+    this.print('info', `${this.pfx}Prepare 0-16MiB unity mapping for LPC`, out);
+    const end = 16n * 1024n * 1024n - 1n;
+    const d = domainFor(lpc);
+    if (!d) {
+      this.print('err', `${this.pfx}Failed to create 0-16MiB identity map - floppy might not work`, out);
+      return;
+    }
+    this.print('info', `${this.pfx}Setting identity map for device ${lpc.name} [0x0 - 0x${end.toString(16)}]`, out);
+    this.map(d, 0n, 0n, end + 1n, IOMMU_READ | IOMMU_WRITE);
+  }
+
   /** iommu_enable_translation for every unit, then the line intel_iommu_init ends with. */
   enableTranslation(out: LogLine[] = []): void {
     if (!this.s.enabled) return;
@@ -693,6 +722,17 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
   detachDev(dev: KDevice): void {
     const info = this.s.devs[dev.name];
     if (info) this.blockTranslation(info);
+  }
+
+  /**
+   * v4.x had no default domains: intel_iommu_domain_alloc made only
+   * IOMMU_DOMAIN_UNMANAGED ones, and intel_dma_ops gave each device a
+   * private domain at its first mapping (get_valid_domain_for_dev in
+   * drivers/iommu/intel-iommu.c, v4.9). Default-domain support came with
+   * the v5.3 rework (release approximate); the lab switches at 503.
+   */
+  privateDomains(): boolean {
+    return this.version < INTEL_DEFAULT_DOMAIN_VERSION;
   }
 
   domainFree(domain: IommuDomain): void {

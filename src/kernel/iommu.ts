@@ -243,6 +243,11 @@ interface CoreState {
   stats: IommuCoreStats;
   /** IOMMU instances whose driver has not probed yet (markLate). */
   late?: string[];
+  /**
+   * Private per-device domains of a driver without default domains
+   * (IommuDriver.privateDomains: v4.x intel-iommu), by dev_name().
+   */
+  priv?: Record<string, IommuDomain>;
 }
 
 /** Hooks the DMA layer registers (dma-iommu reacts to default-domain changes). */
@@ -494,7 +499,7 @@ export class IommuCore implements Stateful {
     // After the probe-deferral series on DT/ACPI arm64 this runs inside
     // really_probe (of_iommu_configure), so dev_info carries the driver's name.
     else this.kernel.log('info', `${devPrefix(dev, opts.driver)}Adding to iommu group ${g.id}`);
-    if (!g.defaultDomain) {
+    if (!g.defaultDomain && !this.usesPrivateDomains(dev)) {
       const forced = this.devDefDomainType(dev);
       const d = forced ? this.allocStrict(drv, forced) : this.allocDefaultDomain(drv, this.policy.type);
       if (d) {
@@ -604,6 +609,7 @@ export class IommuCore implements Stateful {
     g.owner = null;
     g.ownerCnt = 0;
     if (g.defaultDomain && g.domain && domainKey(g.domain) !== domainKey(g.defaultDomain)) this.setGroupDomain(g, g.defaultDomain);
+    else if (!g.defaultDomain) this.detachToNothing(g);
   }
 
   /** iommu_domain_alloc() on a device's IOMMU (VFIO's unmanaged domains). */
@@ -627,27 +633,86 @@ export class IommuCore implements Stateful {
   attachGroup(id: number, d: IommuDomain): number {
     const g = this.group(id);
     if (!g) return -ENODEV;
-    if (g.domain && g.defaultDomain && domainKey(g.domain) !== domainKey(g.defaultDomain)) return -EBUSY;
+    if (g.domain && (!g.defaultDomain || domainKey(g.domain) !== domainKey(g.defaultDomain))) return -EBUSY;
     this.setGroupDomain(g, d);
+    // The devices left their private domains as they were attached (the old context entries' DIDs released).
+    if (!g.defaultDomain) this.dropPrivateDomains(g);
     return 0;
   }
 
-  /** iommu_detach_group(): back to the default domain. */
+  /** iommu_detach_group(): back to the default domain (none: detached). */
   detachGroup(id: number): void {
     const g = this.group(id);
     if (g?.defaultDomain) this.setGroupDomain(g, g.defaultDomain);
+    else if (g) this.detachToNothing(g);
   }
 
-  /** iommu_get_domain_for_dev(): the group's current domain. */
+  /** iommu_get_domain_for_dev(): the group's current domain (or, without default domains, the device's private one). */
   getDomainForDev(dev: KDevice): IommuDomain | undefined {
     const ds = this.s.devs[dev.name];
-    return ds ? (this.group(ds.group)?.domain ?? undefined) : undefined;
+    return ds ? (this.group(ds.group)?.domain ?? this.s.priv?.[dev.name]) : undefined;
   }
 
-  /** iommu_get_dma_domain(): the group's default domain (what iommu-dma maps into). */
+  /** iommu_get_dma_domain(): the group's default domain (what iommu-dma maps into), or the device's private one. */
   getDmaDomain(dev: KDevice): IommuDomain | undefined {
     const ds = this.s.devs[dev.name];
-    return ds ? (this.group(ds.group)?.defaultDomain ?? undefined) : undefined;
+    return ds ? (this.group(ds.group)?.defaultDomain ?? this.s.priv?.[dev.name]) : this.s.priv?.[dev.name];
+  }
+
+  /**
+   * Does the device's IOMMU driver give it a private domain at its first
+   * mapping instead of a default domain (IommuDriver.privateDomains)? Only
+   * for a translated policy: with iommu=pt the v4.x driver put every device
+   * in its identity si_domain at boot, which the lab keeps as per-group
+   * identity domains.
+   */
+  usesPrivateDomains(dev: KDevice): boolean {
+    const drv = dev.iommuName ? this.drivers.get(dev.iommuName) : undefined;
+    return !!drv?.privateDomains?.() && this.policy.type !== 'identity';
+  }
+
+  /**
+   * The device's private domain, made on first use (v4.x intel-iommu's
+   * get_valid_domain_for_dev: domain_init, then domain_context_mapping, which
+   * writes the context entry). Lazy unless intel_iommu=strict, as the
+   * deferred-flush list of that driver. Undefined when the driver cannot.
+   */
+  privateDomain(dev: KDevice): IommuDomain | undefined {
+    const have = this.s.priv?.[dev.name];
+    if (have) return have;
+    const drv = dev.iommuName ? this.drivers.get(dev.iommuName) : undefined;
+    if (!drv || !this.usesPrivateDomains(dev)) return undefined;
+    const d = this.allocDefaultDomain(drv, 'DMA');
+    if (!d) return undefined;
+    try {
+      drv.attachDev(dev, d);
+    } catch {
+      drv.domainFree?.(d);
+      return undefined;
+    }
+    this.devices.set(dev.name, dev);
+    (this.s.priv ??= {})[dev.name] = d;
+    return d;
+  }
+
+  /** Drop the private domains of a group's devices (a user domain replaces them; intel_iommu_attach_device). */
+  private dropPrivateDomains(g: GroupState): void {
+    for (const n of g.devices) {
+      const d = this.s.priv?.[n];
+      if (!d) continue;
+      delete this.s.priv![n];
+      this.s.fqDomains = this.s.fqDomains.filter((k) => k !== domainKey(d));
+      this.drivers.get(d.iommu)?.domainFree?.(d);
+    }
+  }
+
+  /** Without a default domain to go back to, a group leaving a user's domain is detached (its context entries cleared). */
+  private detachToNothing(g: GroupState): void {
+    const d = g.domain;
+    if (!d) return;
+    const drv = this.drivers.get(d.iommu) as (IommuDriver & { detachDev?(dev: KDevice): void }) | undefined;
+    for (const n of g.devices) drv?.detachDev?.(this.devices.get(n)!);
+    g.domain = null;
   }
 
   /** The devices of a group (KDevice objects). */

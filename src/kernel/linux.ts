@@ -132,7 +132,7 @@ export const pciScanLine = (f: PciFunction): string =>
  * (kernel/pci-iov.ts). Returns the new device, or undefined when the
  * machine has no DMA master for the function.
  */
-export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction): KDevice | undefined {
+export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction, opts: { deferIommuProbe?: boolean } = {}): KDevice | undefined {
   const m = linux.env.machine;
   const core = linux.core;
   const master = m.masters.get(f.name);
@@ -163,12 +163,16 @@ export function pciDeviceAdd(linux: Linux, h: PciHostBridge, f: PciFunction): KD
   // covers when its driver registers (bus_iommu_probe). Functions of one
   // multi-function device without ACS share a group (drivers/iommu/iommu.c
   // pci_device_group: get_pci_function_alias_group).
-  if (dev.iommuName && !(fw && version >= 412)) {
-    const sibling = linux.driverCore.groupSibling(dev);
-    const g = core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
-    if (g >= 0 && version < 412) linux.driverCore.s.creation[dev.name] = { range: dmaConfigureRange(dev, version), configured: false };
-  }
+  if (dev.iommuName && !(fw && version >= 412) && !opts.deferIommuProbe) iommuProbeAtCreation(linux, dev);
   return dev;
+}
+
+/** The IOMMU group of a device whose IOMMU is probed when the device is created (or, v4.x VT-d, by bus_set_iommu). */
+function iommuProbeAtCreation(linux: Linux, dev: KDevice): void {
+  const version = linux.core.config.version;
+  const sibling = linux.driverCore.groupSibling(dev);
+  const g = linux.core.probeDevice(dev, sibling ? { shareWith: sibling.name } : {});
+  if (g >= 0 && version < 412) linux.driverCore.s.creation[dev.name] = { range: dmaConfigureRange(dev, version), configured: false };
 }
 
 export interface BootOptions {
@@ -326,8 +330,18 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const intelOn = intel ? intel.init() : false;
   if (intel && intelOn) core.registerDriver(intel);
   linux.firmware = o.firmware;
-  for (const h of m.pciHosts) for (const f of h.functions) if (f.present) pciDeviceAdd(linux, h, f);
-  if (intel && intelOn) intel.enableTranslation();
+  // v4.x intel_iommu_init (drivers/iommu/intel-iommu.c, v4.9): init_dmars maps the
+  // RMRRs and the LPC's 0-16MiB ("Setting RMRR:", iommu_prepare_isa) and enables
+  // translation, the "Intel(R) Virtualization Technology" line follows, and
+  // only then bus_set_iommu adds the devices to groups. Later kernels probe
+  // the devices first and print that line last.
+  const legacyIntel = intel && intelOn && intel.privateDomains() ? intel : undefined;
+  for (const h of m.pciHosts) for (const f of h.functions) if (f.present) pciDeviceAdd(linux, h, f, { deferIommuProbe: !!legacyIntel });
+  if (legacyIntel) {
+    legacyIntel.prepareIsa(linux.devices, (dev) => core.privateDomain(dev));
+    legacyIntel.enableTranslation();
+    for (const dev of linux.devices) if (dev.iommuName) iommuProbeAtCreation(linux, dev);
+  } else if (intel && intelOn) intel.enableTranslation();
   if (x86) {
     // pci_iommu_init: before v5.x a working intel-iommu set swiotlb = 0 and
     // the pool was freed (intel_iommu_init, drivers/iommu/intel-iommu.c v4.9);

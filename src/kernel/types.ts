@@ -127,6 +127,13 @@ export interface IommuDriver {
    * in the STE/CD or the context entry. Optional.
    */
   domainTag?(domain: IommuDomain): string | undefined;
+  /**
+   * True when the driver makes no default domains and its own DMA ops give
+   * each device a private domain at the device's first mapping: intel-iommu
+   * before ≈v5.3 (intel_iommu_domain_alloc made only UNMANAGED domains;
+   * intel_dma_ops called get_valid_domain_for_dev). Optional; false when absent.
+   */
+  privateDomains?(): boolean;
 }
 
 /** A scatterlist entry: CPU physical address and length. */

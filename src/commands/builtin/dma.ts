@@ -24,7 +24,7 @@ import { plain, span, type Line } from '../../inspect/view.ts';
 import { CommandError, type SourceSpan } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
-import { DIR_CHOICES, devLabel, dirName, kernelDevice, parseDir, type KernelDeviceRef } from '../kernel-device.ts';
+import { DIR_CHOICES, devLabel, dirName, dmaOpsName, kernelDevice, parseDir, type KernelDeviceRef } from '../kernel-device.ts';
 import { cacheOpLines, setRememberedMaps } from './dma-rules.ts';
 
 /** Stated limits: one command maps or allocates at most this much. */
@@ -91,6 +91,13 @@ const OPS_TEXT: Record<OpsName, string> = {
   swiotlb: 'dma-direct with a swiotlb bounce (the device is given a bounce slot; data is copied)',
 };
 
+/** OPS_TEXT, named as the booted kernel names it: intel_dma_ops before v5.11 (see dmaOpsName). */
+function servedBy(linux: Linux, dev: KDevice, ops: OpsName): string {
+  if (ops === 'iommu-dma' && dmaOpsName(linux, dev) === 'intel_dma_ops')
+    return "intel_dma_ops (intel-iommu's own DMA ops before v5.11: an IOVA from the domain allocator, mapped in the VT-d page tables)";
+  return OPS_TEXT[ops];
+}
+
 /** The buffer must be RAM, whole. */
 function checkRam(s: Session, pa: u64, len: u64, sp: SourceSpan | undefined): void {
   const r = s.machine.memory.listRegions().find((x) => x.kind === 'ram' && pa >= x.base && pa < x.base + x.size);
@@ -147,7 +154,7 @@ function deviceCheck(k: KernelDeviceRef, dma: u64, expectPa: u64, what = 'the bu
 function mismatchLines(k: KernelDeviceRef): Line[] {
   const m = k.ref.master;
   if (k.dev.dmaOps === 'iommu' && m.path === 'bypass') {
-    return [[span(`  note: the kernel gave ${k.ref.name} iommu-dma ops (firmware put it behind ${k.dev.iommuName}), but its DMA really bypasses the IOMMU: it would use an IOVA as a physical address`, 'warn')]];
+    return [[span(`  note: the kernel gave ${k.ref.name} the DMA ops ${dmaOpsName(k.linux, k.dev)} (firmware put it behind ${k.dev.iommuName}), but its DMA really bypasses the IOMMU: it would use an IOVA as a physical address`, 'warn')]];
   }
   // An identity (passthrough) domain's STE/context entry passes the address through: nothing to warn about.
   if (k.dev.dmaOps === 'direct' && m.path === 'translated' && k.dev.iommuName && k.linux.core.getDomainForDev(k.dev)?.type !== 'identity') {
@@ -200,7 +207,7 @@ export const dmaMap: CommandSpec = {
     s.env.last = dma;
     const lines: Line[] = [
       [span(`${call} = `), span(hex(dma), 'addr')],
-      [span('  served by '), span(OPS_TEXT[o.ops], 'name')],
+      [span('  served by '), span(servedBy(k.linux, k.dev, o.ops), 'name')],
     ];
     let pages: { iova: u64; pa: u64 | undefined }[] = [];
     if (o.ops === 'iommu-dma') {
@@ -255,7 +262,7 @@ export const dmaAlloc: CommandSpec = {
     s.env.last = r.dma;
     const lines: Line[] = [
       [span(`${call}: CPU buffer at PA `), span(hex(r.pa), 'addr'), span(', DMA handle '), span(hex(r.dma), 'addr')],
-      [span('  served by '), span(OPS_TEXT[o.ops], 'name')],
+      [span('  served by '), span(servedBy(k.linux, k.dev, o.ops), 'name')],
     ];
     let pages: { iova: u64; pa: u64 | undefined }[] = [];
     if (o.ops === 'iommu-dma') {

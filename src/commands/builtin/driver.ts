@@ -35,7 +35,7 @@ import { EPROBE_DEFER, errnoName, findPciDriver, idMatches, pciDrivers, pciId } 
 import { span, plain, type Line } from '../../inspect/view.ts';
 import { CommandError } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
-import { devLabel, kernelDevice, needLinux } from '../kernel-device.ts';
+import { devLabel, dmaOpsName, domainText, kernelDevice, needLinux } from '../kernel-device.ts';
 
 const diskOf = (linux: Linux, dev: KDevice) => linux.disks.list().find((b) => b.vdev.pciName === dev.name);
 
@@ -159,7 +159,7 @@ export const driverBind: CommandSpec = {
       );
     }
     const blk = diskOf(linux, dev);
-    const ops = dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct';
+    const ops = dmaOpsName(linux, dev);
     const group = linux.core.groupOf(dev);
     const lines: Line[] = [[span(cmd, 'name'), span('  done', 'ok')]];
     const domType = group !== undefined ? linux.core.groupShowType(group).trim() : undefined;
@@ -167,7 +167,7 @@ export const driverBind: CommandSpec = {
     lines.push([
       span(preSeries ? '  DMA ops (configured when the device was created; v4.12 moved it to probe): ' : '  dma_configure: '),
       span(ops, 'name'),
-      span(group !== undefined ? ` (iommu group ${group}, default domain ${domType})` : ' (no IOMMU group)'),
+      span(group !== undefined ? ` (iommu group ${group}, ${domainText(linux, dev, domType)})` : ' (no IOMMU group)'),
     ]);
     if (ops === 'dma-direct' && (domType === 'DMA' || domType === 'DMA-FQ')) {
       lines.push([span(`  ${dev.name} keeps the platform DMA ops (dma-direct) while iommu group ${group} is attached to a ${domType} domain: DMA the kernel maps for it would carry physical addresses that the IOMMU translates as IOVAs`, 'warn')]);
@@ -371,7 +371,7 @@ export const driverInfo: CommandSpec = {
       device: dev.name,
       driver,
       override: dc.override(dev) ?? null,
-      dmaOps: dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct',
+      dmaOps: dmaOpsName(linux, dev),
       group: group ?? null,
       domain: group !== undefined ? linux.core.groupShowType(group).trim() : null,
       dmaMask: dev.dmaMask,
@@ -384,7 +384,7 @@ export const driverInfo: CommandSpec = {
       [span('  driver            '), span(driver ?? '(none)', driver ? 'ok' : 'dim'), span(data.deferred ? '  (on the deferred probe list)' : '', 'warn')],
       [span('  driver_override   '), span(data.override ?? '(null)')],
       [span('  DMA ops           '), span(data.dmaOps, 'name')],
-      [span('  iommu group       '), span(group !== undefined ? `${group} (default domain ${data.domain})` : '(none)')],
+      [span('  iommu group       '), span(group !== undefined ? `${group} (${domainText(linux, dev, data.domain ?? undefined)})` : '(none)')],
       [span('  dma_mask          '), span(hex(dev.dmaMask), 'num')],
       [span('  coherent_dma_mask '), span(hex(dev.coherentDmaMask), 'num')],
     ];

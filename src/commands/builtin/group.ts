@@ -25,7 +25,7 @@ import { span, plain, type Line } from '../../inspect/view.ts';
 import { CommandError } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
-import { devLabel, needLinux } from '../kernel-device.ts';
+import { devLabel, dmaOpsName, needLinux } from '../kernel-device.ts';
 import { driverBind, driverDeferred, driverInfo, driverList, driverOverride, driverSriov, driverUnbind, modprobeCommand } from './driver.ts';
 
 /** strerror() of the errnos a sysfs write can return here (what the shell's echo prints). */
@@ -116,7 +116,7 @@ export const groupType: CommandSpec = {
     const lines: Line[] = [[span(cmd, 'name'), span('  done', 'ok')], [span(`  ${path}: `, 'dim'), span(before, 'num'), span(' -> '), span(after, 'num')]];
     for (const d of devs) {
       const drv = boundDriver(linux, d);
-      lines.push(plain(`  ${devLabel(d)}: ${drv ? `bound to ${drv}, DMA ops ${d.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct'}` : `no driver: dma_configure installs ${after === 'identity' ? 'dma-direct' : 'iommu-dma'} at the next bind`}`));
+      lines.push(plain(`  ${devLabel(d)}: ${drv ? `bound to ${drv}, DMA ops ${dmaOpsName(linux, d)}` : `no driver: dma_configure installs ${after === 'identity' ? 'dma-direct' : 'iommu-dma'} at the next bind`}`));
     }
     for (const l of log) lines.push([span(`  kernel: ${l}`, 'warn')]);
     return { kind: 'group-type', data: { group: g.id, type: after, before, written: type, log }, lines };

@@ -10,6 +10,7 @@
  * from inspect/virtio.ts; lines after QEMU's block say where the
  * addresses lead in this machine.
  */
+import { dmaOpsName } from '../kernel-device.ts';
 import { type u64, hex } from '../../machine/u64.ts';
 import { formatBdf } from '../../machine/pci.ts';
 import { VirtioPciDevice } from '../../machine/virtio/virtio-pci.ts';
@@ -85,7 +86,7 @@ export const infoVirtio: CommandSpec = {
       if (s.diagnosis) rows.push(['DMA path', 'not shown in diagnosis mode (a running kernel cannot see it)']);
       else rows.push(['DMA path', m.path === 'translated' ? `translated by ${m.iommu?.name ?? '?'} (${m.iommu?.kind ?? '?'}), StreamID ${hex(m.sid)}` : 'bypass: its bus addresses reach memory untranslated (guest-physical)']);
       if (side.kdev) {
-        rows.push(['kernel', `${side.kdev.name}${side.kdev.alias ? ` (${side.kdev.alias})` : ''}: ${side.kdev.iommuName ? `behind ${side.kdev.iommuName}, group ${side.kdev.group ?? '-'}` : 'no IOMMU'}, DMA ops ${side.kdev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct'}`]);
+        rows.push(['kernel', `${side.kdev.name}${side.kdev.alias ? ` (${side.kdev.alias})` : ''}: ${side.kdev.iommuName ? `behind ${side.kdev.iommuName}, group ${side.kdev.group ?? '-'}` : 'no IOMMU'}, DMA ops ${dmaOpsName(linux, side.kdev)}`]);
       }
       if (vq) rows.push(['ring DMA API', `${vq.useDmaApi ? 'yes' : 'no'}: ${vq.rule}`]);
       else rows.push(['ring DMA API', linux ? (side.probe && !side.probe.ok ? `no ring: the probe failed (${side.probe.error})` : 'no driver bound') : 'the kernel has not booted']);

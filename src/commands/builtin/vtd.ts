@@ -36,7 +36,7 @@ import { CommandError, type SourceSpan } from '../errors.ts';
 import type { CommandSpec } from '../registry.ts';
 import type { Session } from '../session.ts';
 import { findDevice } from '../devices.ts';
-import { mmioBase } from '../kernel-device.ts';
+import { dmaOpsName, domainText, mmioBase } from '../kernel-device.ts';
 import { msiCommand } from './msi.ts';
 
 /** Stated limit: IRTEs listed by `ir table` (the count is always given). */
@@ -174,8 +174,8 @@ function kernelLine(linux: Linux | undefined, device: string | undefined): { tex
   const type = group === undefined ? undefined : infoGroups(linux.core).find((g) => g.group === group)?.type;
   const text =
     group === undefined
-      ? `the kernel put ${dev.name} in no IOMMU group (no DRHD in the DMAR table covers it); its DMA ops are ${dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct'}`
-      : `the kernel: ${dev.name} in iommu group ${group}, default domain ${type}, DMA ops ${dev.dmaOps === 'iommu' ? 'iommu-dma' : 'dma-direct'}`;
+      ? `the kernel put ${dev.name} in no IOMMU group (no DRHD in the DMAR table covers it); its DMA ops are ${dmaOpsName(linux, dev)}`
+      : `the kernel: ${dev.name} in iommu group ${group}, ${domainText(linux, dev, type)}, DMA ops ${dmaOpsName(linux, dev)}`;
   return { text, dev, group, type };
 }
 

@@ -24,6 +24,7 @@ import { findMaster } from '../devices.ts';
 import { formatBdf } from '../../machine/pci.ts';
 import { CONTEXT_ENTRY_LAYOUT, agawToLevels, agawToWidth, sidText } from '../../machine/vtd/context.ts';
 import { faultReason, linuxFaultReason } from '../../machine/vtd/fault.ts';
+import { dmaOpsName } from '../kernel-device.ts';
 import { LEVEL_NAMES } from '../../machine/vtd/slpt.ts';
 import { X86_MSI_BASE, X86_MSI_SIZE } from '../../machine/vtd/ir.ts';
 import { decodePte } from '../../inspect/vtd.ts';
@@ -198,7 +199,7 @@ function walkRun(s: Parameters<CommandSpec['run']>[0], a: Parameters<CommandSpec
       lines.push([span(`walk of ${hex(iova)} for ${label}`, 'head'), span(`: ${write ? 'write' : 'read'}`, 'dim')]);
       lines.push([span(`  ${ref.name}'s DMA does not go through an IOMMU (path: bypass): the address is used as-is, no tables are read`)]);
       if (kdev?.iommuName && kdev.dmaOps === 'iommu') {
-        lines.push([span(`  (the kernel believes otherwise: firmware put ${kdev.name} behind ${kdev.iommuName}, group ${kdev.group ?? '-'}, with iommu-dma ops: its DMA API hands out IOVAs this device would use as physical addresses)`, 'warn')]);
+        lines.push([span(`  (the kernel believes otherwise: firmware put ${kdev.name} behind ${kdev.iommuName}, group ${kdev.group ?? '-'}, with DMA ops ${s.system.linux ? dmaOpsName(s.system.linux, kdev) : 'iommu-dma'}: its DMA API hands out IOVAs this device would use as physical addresses)`, 'warn')]);
       } else if (kdev?.iommuName) {
         lines.push([span(`  (the kernel agrees in effect: ${kdev.name} is behind ${kdev.iommuName} per firmware, but uses dma-direct ops, so its DMA addresses are physical addresses too)`, 'dim')]);
       }

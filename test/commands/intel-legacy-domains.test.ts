@@ -1,0 +1,98 @@
+// intel-iommu before default domains (issue 11 item 7). In v4.x
+// (drivers/iommu/intel-iommu.c, v4.9) intel_iommu_domain_alloc made only
+// UNMANAGED domains, so groups had no default domain; intel_dma_ops gave a
+// device a private domain, and wrote its context entry, at its first DMA
+// mapping (get_valid_domain_for_dev). init_dmars printed "Setting RMRR:" and
+// mapped the LPC bridge's 0-16MiB 1:1 (iommu_prepare_isa), enabled
+// translation, and intel_iommu_init printed its "Intel(R) Virtualization
+// Technology" line before bus_set_iommu added the devices to groups.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { booted, ok, text } from './helpers.ts';
+
+const didOf = (t: string): string => /DID\s+\[87:72\]\s+(\d+)/.exec(t)![1]!;
+const present = (t: string): boolean => /P\s+\[0\]\s+1/.test(t);
+
+test('4.9 boot: RMRR and LPC lines, then the VT-d line, then the groups', () => {
+  const s = booted('x86-q35-vtd-2015');
+  const log = text(ok(s, 'dmesg'));
+  const at = (needle: string): number => {
+    const i = log.indexOf(needle);
+    assert.ok(i >= 0, `missing: ${needle}`);
+    return i;
+  };
+  const order = [
+    at('DMAR: dmar0: Using Queued invalidation'),
+    at('DMAR: Setting RMRR:'),
+    at('DMAR: Prepare 0-16MiB unity mapping for LPC'),
+    at('DMAR: Setting identity map for device 0000:00:1f.0 [0x0 - 0xffffff]'),
+    at('DMAR: Intel(R) Virtualization Technology for Directed I/O'),
+    at('iommu: Adding device 0000:00:00.0 to group 0'),
+  ];
+  assert.equal([...order].sort((a, b) => a - b), order);
+  assert.not.match(log, 'Default domain type');
+});
+
+test('4.9: no default domains; only the LPC has a context entry after boot (DID 1, 0-16MiB 1:1)', () => {
+  const s = booted('x86-q35-vtd-2015');
+  assert.match(text(ok(s, 'info groups')), '/sys/kernel/iommu_groups/1/type: unknown');
+  const lpc = text(ok(s, 'vtd context 00:1f.0'));
+  assert.ok(present(lpc));
+  assert.is(didOf(lpc), '1');
+  assert.match(lpc, 'its private domain (DID 1 on dmar0)');
+  // The LPC's domain maps the low 16 MiB to itself.
+  assert.match(text(ok(s, 'walk 00:1f.0 0xabc000')), '-> PA 0xabc000');
+  // Its group siblings and vda have none: private domains are per device, not per group.
+  for (const d of ['00:1f.2', 'vda', 'nic0']) {
+    const t = text(ok(s, `vtd context ${d}`));
+    assert.not.ok(present(t), d);
+    assert.match(t, 'no domain yet', d);
+  }
+  assert.is((ok(s, 'driver info vda').data as { dmaOps: string }).dmaOps, 'intel_dma_ops');
+});
+
+test('4.9: the first DMA API mapping makes the private domain and writes the context entry', () => {
+  const s = booted('x86-q35-vtd-2015');
+  const m = text(ok(s, 'dma map vda 0x100000000 4096 to_device'));
+  assert.match(m, 'served by intel_dma_ops');
+  assert.match(m, '(DID 2 on dmar0) now maps');
+  const ctx = text(ok(s, 'vtd context vda'));
+  assert.ok(present(ctx));
+  assert.is(didOf(ctx), '2');
+  // undo takes the domain back with the mapping; mapping again makes it again.
+  ok(s, 'undo');
+  assert.not.ok(present(text(ok(s, 'vtd context vda'))));
+  assert.match(text(ok(s, 'dma map vda 0x100000000 4096 to_device')), '(DID 2 on dmar0) now maps');
+  // A second mapping uses the same domain; a sibling of the LPC still has none.
+  assert.match(text(ok(s, 'dma map vda 0x100002000 4096 to_device')), '(DID 2 on dmar0) now maps');
+  assert.not.ok(present(text(ok(s, 'vtd context 00:1f.2'))));
+});
+
+test('4.9: VFIO replaces the private domain and detaching leaves the device without one', () => {
+  const s = booted('x86-q35-vtd-2015');
+  ok(s, 'dma map nic0 0x100000000 4096 to_device');
+  assert.is(didOf(text(ok(s, 'vtd context nic0'))), '2');
+  ok(s, 'dma unmap nic0 $');
+  ok(s, 'driver override nic0 vfio-pci');
+  ok(s, 'driver unbind nic0');
+  ok(s, 'driver bind nic0');
+  ok(s, 'vfio group 2');
+  ok(s, 'vfio attach 2');
+  ok(s, 'vfio set-iommu');
+  ok(s, 'vfio map 0x100000 0x2000 w');
+  const ctx = text(ok(s, 'vtd context nic0'));
+  assert.ok(present(ctx));
+  // The private domain's DID 2 was released when nic0 left it; the unmanaged domain takes the lowest free id.
+  assert.is(didOf(ctx), '2');
+  ok(s, 'vfio detach 2');
+  assert.not.ok(present(text(ok(s, 'vtd context nic0'))));
+});
+
+test('6.1 is unchanged: default domains at boot, iommu-dma, vda has its context entry before any mapping', () => {
+  const s = booted('x86-q35-vtd');
+  assert.ok(present(text(ok(s, 'vtd context vda'))));
+  assert.is((ok(s, 'driver info vda').data as { dmaOps: string }).dmaOps, 'iommu-dma');
+  assert.not.match(text(ok(s, 'dmesg')), 'Prepare 0-16MiB');
+});
+
+test.run();
