@@ -53,7 +53,7 @@ import { dmarFaultFormatFor, dmarPrefix, formatDrhdLine, formatRmrrLine, formatA
 import { allocPgtable, domainMapping, domainUnmap, iovaToPhys as pgIovaToPhys, freePgtable, DMA_PTE_READ, DMA_PTE_WRITE, DMA_PTE_SNP, type IntelPgtable, type PgtableCtx } from './intel-pgtable.ts';
 import { dmarFaultUnit, newRatelimit, type FaultEnv, type RatelimitState } from './intel-fault.ts';
 import { DmarUnitOps, FW_BUG, type LogLine, type UnitState } from './intel-unit.ts';
-import { INTR_REMAP_PAGE_ORDER, INTR_REMAP_TABLE_REG_SIZE, INTR_REMAP_TABLE_ENTRIES, IR_X2APIC_MODE, prepareIrte, fillMsiMsg, compatMsiMsg, type MsiMsg } from './intel-irq-remapping.ts';
+import { INTR_REMAP_PAGE_ORDER, INTR_REMAP_TABLE_REG_SIZE, INTR_REMAP_TABLE_ENTRIES, IR_X2APIC_MODE, prepareIrte, fillMsiMsg, compatMsiMsg, x86ApicRouting, apicDestField, type ApicRouting, type MsiMsg } from './intel-irq-remapping.ts';
 
 /** FLPT_DEFAULT_DID / IDA_START_DID (drivers/iommu/intel/iommu.h). */
 export const FLPT_DEFAULT_DID = 1;
@@ -100,8 +100,8 @@ export interface IntelIommuDriverOptions {
   faultFormat?: DmarFaultFormat;
   /** CONFIG_INTEL_IOMMU_FLOPPY_WA: a 0-16 MiB relaxable region for ISA bridges (default true). */
   floppyWa?: boolean;
-  /** apic->dest_mode_logical for remapped interrupts (default false: physical). */
-  logicalDest?: boolean;
+  /** Possible CPUs: with 8 or fewer the flat APIC driver routes in logical mode (x86ApicRouting; default 4). */
+  cpus?: number;
 }
 
 interface DomainPriv {
@@ -458,6 +458,7 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
   prepareIsa(devices: readonly KDevice[], domainFor: (dev: KDevice) => IommuDomain | undefined, out: LogLine[] = []): void {
     if (!this.s.enabled) return;
     this.print('info', `${this.pfx}Setting RMRR:`, out);
+    if (this.o.floppyWa === false) return;
     const lpc = devices.find((d) => d.pci?.classCode === 0x060100 && d.iommuName === this.name);
     if (!lpc) return;
     this.print('info', `${this.pfx}Prepare 0-16MiB unity mapping for LPC`, out);
@@ -841,10 +842,22 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     return this.s.units.find((u) => u.name === unitName)?.ir?.ioapicPins ?? 0;
   }
 
-  composeMsi(dev: KDevice, vector: number, dest: number): MsiMsg & { index?: number } {
-    if (!this.s.irEnabled) return compatMsiMsg(vector, dest);
+  /** How the x86 APIC driver of this kernel routes device interrupts (x86ApicRouting). */
+  apicRouting(): ApicRouting {
+    return x86ApicRouting(this.version, this.o.cpus ?? 4, this.s.eim);
+  }
+
+  /**
+   * The message for a vector on `cpu` (managed: its affinity is that one
+   * CPU): an IRTE and a remappable message with IR on, else the
+   * compatibility format, both with the APIC driver's destination.
+   */
+  composeMsi(dev: KDevice, vector: number, cpu: number, managed = true): MsiMsg & { index?: number } {
+    const r = this.apicRouting();
+    const dest = apicDestField(r, cpu, managed, this.o.cpus ?? 4);
+    if (!this.s.irEnabled) return compatMsiMsg(vector, dest, r);
     // A device no DRHD covers keeps the x86 vector domain's compatibility format, which the hardware then blocks.
-    if (!this.s.devs[dev.name] && !this.lookupUnit(this.bdfOf(dev))) return compatMsiMsg(vector, dest);
+    if (!this.s.devs[dev.name] && !this.lookupUnit(this.bdfOf(dev))) return compatMsiMsg(vector, dest, r);
     this.probeDevice(dev);
     const info = this.s.devs[dev.name]!;
     const u = this.s.units[info.unit]!;
@@ -854,7 +867,7 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     if (index >= INTR_REMAP_TABLE_ENTRIES) throw new Error(`DMAR-IR: IR${u.seq}: can't allocate an IRTE`);
     ir.used.push(index);
     ir.used.sort((a, b) => a - b);
-    const irte = prepareIrte({ vector, dest, eim: this.s.eim, sid: this.sidOf(info), logical: this.o.logicalDest });
+    const irte = prepareIrte({ vector, dest, eim: this.s.eim, sid: this.sidOf(info), logical: r.logical, lowestPrio: r.lowestPrio });
     this.mem.writeWords(ir.table + BigInt(16 * index), irte);
     this.hw.qiSubmit(u, [[(BigInt(index) << 32n) | Q.QI_IEC_SELECTIVE | BigInt(Q.QI_IEC_TYPE), 0n]]);
     return { ...fillMsiMsg(index, 0), index };

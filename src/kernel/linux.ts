@@ -307,7 +307,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   // x86: the DMAR table, interrupt remapping (set up early, even with intel_iommu=off).
   let intel: IntelIommuDriver | undefined;
   if (o.firmware?.dmar) {
-    intel = new IntelIommuDriver({ memory: m.memory, pages, dmar: o.firmware.dmar.bytes, version: era.version, cmdline: kernel.cmdline, log, now: () => kernel.dmesg().at(-1)?.time ?? 0 });
+    intel = new IntelIommuDriver({ memory: m.memory, pages, dmar: o.firmware.dmar.bytes, version: era.version, cpus: m.info.cpus, cmdline: kernel.cmdline, log, now: () => kernel.dmesg().at(-1)?.time ?? 0 });
     intel.earlyParams();
     intel.irqRemappingInit();
     linux.add('intel-iommu', intel);

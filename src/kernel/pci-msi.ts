@@ -182,7 +182,8 @@ function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number
   const usedBy = new Map<number, Set<number>>();
   for (let i = 0; i < nvec; i++) {
     // The lab's stand-in puts unmanaged vectors on APIC 0; a managed vector goes to its CPU's APIC (APIC id = CPU here).
-    const dest = affinity?.(i) ?? 0;
+    const cpu = affinity?.(i);
+    const dest = cpu ?? 0;
     if (!usedBy.has(dest)) usedBy.set(dest, x86UsedVectors(linux, dest));
     const used = usedBy.get(dest)!;
     const vector = pickX86Vector(used);
@@ -195,7 +196,7 @@ function x86AllocMsix(linux: Linux, dev: KDevice, nvec: number, name: (i: number
     let data: number;
     let index: number | undefined;
     if (linux.intel) {
-      const m = linux.intel.composeMsi(dev, vector, dest);
+      const m = linux.intel.composeMsi(dev, vector, dest, cpu !== undefined);
       address = (BigInt(m.addressHi >>> 0) << 32n) | BigInt(m.addressLo >>> 0);
       data = m.data;
       index = m.index;

@@ -133,23 +133,24 @@ test('msi nic0: an IRTE with the vector, APIC, SVT=1 SID 0x0010, and the remappa
   assert.is(m.address, 0xfee0_0000n | (BigInt(m.index) << 5n) | 0x18n);
   assert.is(m.data, 0);
   const [lo, hi] = m.irte.words as [bigint, bigint];
-  assert.equal([Number(lo & 1n), Number((lo >> 16n) & 0xffn), Number((lo >> 40n) & 0xffn), Number(hi & 0xffffn), Number((hi >> 18n) & 3n)], [1, m.vector, 0, 0x10, 1], 'P, V, xAPIC dest in [47:40], SID, SVT');
+  assert.equal([Number(lo & 1n), Number((lo >> 16n) & 0xffn), Number((lo >> 40n) & 0xffn), Number(hi & 0xffffn), Number((hi >> 18n) & 3n)], [1, m.vector, 0x01, 0x10, 1], 'P, V, xAPIC dest in [47:40] (6.1 flat logical: CPU 0 is logical id 0x01), SID, SVT');
+  assert.is(Number((lo >> 2n) & 1n), 1, 'DM = 1: logical (apic_flat on a 4-CPU guest before v6.12)');
   assert.equal([m.landing.ok, m.landing.controller, m.landing.vector, m.landing.dest], [true, 'ir', m.vector, 0]);
   // Asking again shows the same IRTE
   const again = ok(s, 'msi nic0').data as { composed: string; index: number };
   assert.equal([again.composed, again.index], ['existing', m.index]);
-  // A chosen vector and APIC: DST = APIC << 8 in xAPIC mode
+  // A chosen vector and APIC: DST = destination << 8 in xAPIC mode; 6.1's flat driver writes APIC 2 as logical id 1 << 2
   const v = ok(s, 'msi vda vector=0x41 apic=2').data as { index: number; address: bigint; irte: { words: bigint[] } };
-  assert.is((v.irte.words[0]! >> 32n) & 0xffff_ffffn, 0x200n);
+  assert.is((v.irte.words[0]! >> 32n) & 0xffff_ffffn, 0x400n);
   assert.is((v.irte.words[0]! >> 16n) & 0xffn, 0x41n);
   const t = ok(s, 'ir table').data as { rows: { index: number; vector: number; dest: number; sid: number; present: boolean }[] };
   // Indices 0-14 went to IO-APIC 0's legacy pins at boot (reserved, not written). At probe virtio-pci took
   // IRTEs 15-19 (vda's MSI-X on QEMU 7.2: config on APIC 0, then req.0-req.3 one per CPU, managed: APICs
-  // 0-3) and e1000e IRTEs 20-22 (RxQ0, TxQ0, other on APIC 0: 0x23, then 0x25 and 0x26 around the DMAR
+  // 0-3, written as the flat logical ids 0x01-0x08) and e1000e IRTEs 20-22 (RxQ0, TxQ0, other on APIC 0: 0x23, then 0x25 and 0x26 around the DMAR
   // fault event's 0x24). msi nic0 shows nic0's first; the chosen vector/APIC gets a new IRTE.
   assert.equal(t.rows.map((r) => [r.index, r.vector, r.dest, r.sid, r.present]), [
-    [15, 0x21, 0, 0x08, true], [16, 0x22, 0, 0x08, true], [17, 0x21, 1, 0x08, true], [18, 0x21, 2, 0x08, true], [19, 0x21, 3, 0x08, true],
-    [20, 0x23, 0, 0x10, true], [21, 0x25, 0, 0x10, true], [22, 0x26, 0, 0x10, true], [v.index, 0x41, 2, 0x08, true],
+    [15, 0x21, 0x01, 0x08, true], [16, 0x22, 0x01, 0x08, true], [17, 0x21, 0x02, 0x08, true], [18, 0x21, 0x04, 0x08, true], [19, 0x21, 0x08, 0x08, true],
+    [20, 0x23, 0x01, 0x10, true], [21, 0x25, 0x01, 0x10, true], [22, 0x26, 0x01, 0x10, true], [v.index, 0x41, 0x04, 0x08, true],
   ]);
   assert.equal([m.index, m.vector], [20, 0x23], "nic0's first vector, composed by e1000e's probe");
   // The device's write of the message is an interrupt, remapped through the IRTE
@@ -173,7 +174,7 @@ test('firmware lies (dmar=omit-nic0): dma-direct address, context entry empty, f
   assert.ok(f.kernelLog.some((l) => l.text.includes('[fault reason 0x02] Present bit in context entry is clear')));
   const m = ok(s, 'msi nic0').data as { format: string; address: bigint; data: number; landing: { ok: boolean; fault: { code: number } } };
   assert.is(m.format, 'compatibility');
-  assert.is(m.address, 0xfee0_0000n, 'REFERENCE 3.7: APIC 0 -> 0xFEE00000');
+  assert.is(m.address, 0xfee0_1004n, 'REFERENCE 3.7: DestID 0x01 (CPU 0 as a flat logical id) in [19:12], DM (bit 2) = 1 -> 0xFEE01004');
   assert.equal([m.landing.ok, m.landing.fault.code], [false, 0x25]);
   ok(s, `devdma write nic0 0xfee00000 0x${m.data.toString(16)} 1`);
   const f2 = ok(s, 'vtd faults').data as FaultsData;

@@ -31,7 +31,7 @@ import { get } from '../../machine/fields.ts';
 import { GicIts, GITS_TRANSLATER } from '../../machine/gic-its.ts';
 import { VtdUnit } from '../../machine/vtd/vtd.ts';
 import * as R from '../../machine/vtd/regs.ts';
-import { IRTE_LAYOUT, IRTE_SIZE, remappableMsiAddress } from '../../machine/vtd/ir.ts';
+import { IRTE_LAYOUT, IRTE_SIZE, lapicTarget, remappableMsiAddress } from '../../machine/vtd/ir.ts';
 import { sidText } from '../../machine/vtd/context.ts';
 import { faultReason, linuxFaultReason } from '../../machine/vtd/fault.ts';
 import { eventType } from '../../machine/smmuv3/event.ts';
@@ -66,7 +66,9 @@ function driverNote(linux: Linux, dev: KDevice): string {
 
 /** IRTE rows with the destination as an APIC id and the SID as bus:dev.fn. */
 export function irteRows(words: readonly u64[], eime: boolean): ReturnType<typeof decodeIrte> {
+  const logical = !eime && get(IRTE_LAYOUT, words, 'DM') === 1n;
   return decodeIrte(words).map((r) => {
+    if (r.name === 'DST' && logical) return { ...r, text: `${hex(r.value)} (xAPIC ${lapicTarget(Number((r.value >> 8n) & 0xffn), true).text})` };
     if (r.name === 'DST') return { ...r, text: `${hex(r.value)} (${eime ? 'x2APIC id' : 'xAPIC id'} ${eime ? Number(r.value) : Number((r.value >> 8n) & 0xffn)})` };
     if (r.name === 'SID') return { ...r, text: `${hex(Number(r.value), 4)} (${sidText(Number(r.value))})` };
     return r;
@@ -86,7 +88,10 @@ function presentIrtes(s: Session, u: VtdUnit): { index: number; vector: number; 
       const index = p * perPage + i;
       const w = s.machine.memory.readWords(irt.base + BigInt(index * IRTE_SIZE), 2);
       const dst = Number(get(IRTE_LAYOUT, w, 'DST'));
-      out.push({ index, vector: Number(get(IRTE_LAYOUT, w, 'V')), dest: irt.eime ? dst >>> 0 : (dst >>> 8) & 0xff, svt: Number(get(IRTE_LAYOUT, w, 'SVT')), sid: Number(get(IRTE_LAYOUT, w, 'SID')) });
+      const field = irt.eime ? dst >>> 0 : (dst >>> 8) & 0xff;
+      // dest: the APIC the entry reaches (a logical flat destination resolved as the hardware does).
+      const dest = lapicTarget(field, !irt.eime && get(IRTE_LAYOUT, w, 'DM') === 1n, get(IRTE_LAYOUT, w, 'DLM') === 1n).apic;
+      out.push({ index, vector: Number(get(IRTE_LAYOUT, w, 'V')), dest, svt: Number(get(IRTE_LAYOUT, w, 'SVT')), sid: Number(get(IRTE_LAYOUT, w, 'SID')) });
     }
   }
   return out;

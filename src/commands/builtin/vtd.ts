@@ -165,6 +165,12 @@ const TT_TEXT: Record<number, string> = {
   3: 'reserved',
 };
 
+/** A logical (flat model) destination for a table cell: "0x01 = APIC 0", "0x0f = APICs 0,1,2,3". */
+function logicalDestCell(dest: number): string {
+  const ids = [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => (dest >> i) & 1);
+  return `0x${dest.toString(16).padStart(2, '0')} = ${ids.length === 1 ? `APIC ${ids[0]}` : ids.length ? `APICs ${ids.join(',')}` : 'no APIC'}`;
+}
+
 /** The kernel's side of a device, in one line: group, default domain type, DMA ops. */
 function kernelLine(linux: Linux | undefined, device: string | undefined): { text: string; dev?: KDevice; group?: number; type?: string } | undefined {
   if (!linux || !device) return undefined;
@@ -420,9 +426,9 @@ export const irTable: CommandSpec = {
     if (rows.length) {
       lines.push(
         ...table(
-          [{ header: 'index', align: 'right' }, { header: 'IRTE at', style: 'addr' }, { header: 'lo', style: 'num' }, { header: 'hi', style: 'num' }, { header: 'P' }, { header: 'vector', style: 'num' }, { header: 'dest APIC' }, { header: 'DM' }, { header: 'TM' }, { header: 'DLM' }, { header: 'RH' }, { header: 'source check' }, { header: 'MSI address' }],
+          [{ header: 'index', align: 'right' }, { header: 'IRTE at', style: 'addr' }, { header: 'lo', style: 'num' }, { header: 'hi', style: 'num' }, { header: 'P' }, { header: 'vector', style: 'num' }, { header: 'destination' }, { header: 'DM' }, { header: 'TM' }, { header: 'DLM' }, { header: 'RH' }, { header: 'source check' }, { header: 'MSI address' }],
           rows.map((r) => [
-            String(r.index), hex(r.addr), hex(r.words[0]!, 16), hex(r.words[1]!, 16), String(r.present ? 1 : 0), hex(r.vector, 2), String(r.dest), r.dm, r.tm, r.dlm, String(r.rh),
+            String(r.index), hex(r.addr), hex(r.words[0]!, 16), hex(r.words[1]!, 16), String(r.present ? 1 : 0), hex(r.vector, 2), r.dm === 'logical' && !irt.eime ? logicalDestCell(r.dest) : `APIC ${r.dest}`, r.dm, r.tm, r.dlm, String(r.rh),
             r.svt === 0 ? 'SVT=0: none' : r.svt === 1 ? `SVT=1 SQ=${r.sq}: SID ${r.sidBdf}${r.device ? ` (${r.device})` : ''}` : r.svt === 2 ? `SVT=2: buses ${hex(r.sid >> 8, 2)}..${hex(r.sid & 0xff, 2)}` : 'SVT=3 (reserved)',
             hex(r.msiAddress, 8),
           ]),

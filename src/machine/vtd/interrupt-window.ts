@@ -30,7 +30,7 @@ import type { DmaFault } from '../trace.ts';
 import type { InterruptLog } from '../interrupts.ts';
 import { VtdUnit } from './vtd.ts';
 import { sidText } from './context.ts';
-import { decodeMsi, DLM_NAMES, X86_MSI_BASE, X86_MSI_SIZE } from './ir.ts';
+import { decodeMsi, lapicTarget, DLM_NAMES, X86_MSI_BASE, X86_MSI_SIZE } from './ir.ts';
 
 export interface X86InterruptWindowOptions {
   interrupts: InterruptLog;
@@ -67,7 +67,7 @@ export class X86InterruptWindow implements InterruptWindow {
       return { ok: true, detail: `MSI from ${m.name} (${sidText(sid)}): ${out.detail}${extra}` };
     }
     const c = decodeMsi(addr & ~0x10n, value);
-    const detail = `compatibility format: ${sidText(sid)} -> vector ${hex(c.vector!, 2)} to APIC ${c.dest} (${DLM_NAMES[c.dlm!] ?? c.dlm}, ${c.tm ? 'level' : 'edge'})${extra}`;
+    const detail = `compatibility format: ${sidText(sid)} -> vector ${hex(c.vector!, 2)} to ${lapicTarget(c.dest!, c.dm!, c.dlm === 1).text} (${DLM_NAMES[c.dlm!] ?? c.dlm}, ${c.tm ? 'level' : 'edge'})${extra}`;
     this.log.raise({ controller: 'lapic', source: sidText(sid), addr, data: BigInt(value), detail: `${m.name}: ${detail}` });
     return { ok: true, detail: `MSI from ${m.name}: ${detail}` };
   }

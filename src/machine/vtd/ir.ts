@@ -74,7 +74,7 @@ export const MSI_ADDR_COMPAT_LAYOUT: Layout = {
     { name: 'RH', word: 0, hi: 3, lo: 3, kind: 'flag', desc: 'redirection hint' },
     { name: 'IF', word: 0, hi: 4, lo: 4, kind: 'flag', desc: 'interrupt format: 0 = compatibility' },
     { name: 'ExtDest', word: 0, hi: 11, lo: 5, desc: 'extended destination id bits 8-14 (virtualization extension)' },
-    { name: 'DestID', word: 0, hi: 19, lo: 12, desc: 'destination APIC id' },
+    { name: 'DestID', word: 0, hi: 19, lo: 12, desc: 'destination: APIC id (DM = 0), logical id (DM = 1)' },
     { name: 'Base', word: 0, hi: 31, lo: 20, desc: '0xFEE: the interrupt address range' },
   ],
 };
@@ -234,3 +234,21 @@ export function remapRemappable(mem: { readWords(a: u64, n: number): u64[] }, ir
 }
 
 export const DLM_NAMES: Record<number, string> = { 0: 'fixed', 1: 'lowest priority', 2: 'SMI', 4: 'NMI', 5: 'INIT', 7: 'ExtINT' };
+
+/**
+ * The local APIC a destination reaches, and the words for it. Physical
+ * mode: the APIC id. Logical mode (xAPIC flat model): every LAPIC whose
+ * logical id (LDR) shares a bit with the destination; the lab takes the
+ * LDRs Linux's flat driver programs, 1 << cpu (APIC id = CPU here). Lowest
+ * priority delivers to one of them: hardware arbitrates by task priority,
+ * the lab takes the lowest-numbered. `apic` is -1 when no LAPIC matches.
+ */
+export function lapicTarget(dest: number, logical: boolean, lowestPrio = false): { apic: number; text: string } {
+  if (!logical) return { apic: dest, text: `APIC ${dest}` };
+  const ids: number[] = [];
+  for (let i = 0; i < 8; i++) if ((dest >> i) & 1) ids.push(i);
+  const field = `logical 0x${(dest & 0xff).toString(16).padStart(2, '0')}`;
+  if (ids.length === 0) return { apic: -1, text: `${field} (flat model: no APIC has that logical id)` };
+  if (ids.length === 1) return { apic: ids[0]!, text: `${field} (flat model: APIC ${ids[0]})` };
+  return { apic: ids[0]!, text: `${field} (flat model: APICs ${ids.join(',')}${lowestPrio ? `; lowest priority: APIC ${ids[0]} here` : ''})` };
+}

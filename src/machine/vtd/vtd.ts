@@ -65,7 +65,7 @@ import * as F from './fault.ts';
 import * as Q from './qi.ts';
 import { fetchContext, agawToWidth, agawToLevels, sidText, CONTEXT_TT_PASS_THROUGH, type VtdContext } from './context.ts';
 import { walkSecondLevel, type SlWalkParams } from './slpt.ts';
-import { decodeMsi, remapRemappable, DLM_NAMES, X86_MSI_BASE, X86_MSI_SIZE, type IrTable } from './ir.ts';
+import { decodeMsi, remapRemappable, lapicTarget, DLM_NAMES, X86_MSI_BASE, X86_MSI_SIZE, type IrTable } from './ir.ts';
 
 export interface VtdUnitOptions {
   /** Instance name, used in traces and fault records ("dmar0"). */
@@ -790,19 +790,22 @@ export class VtdUnit implements Iommu, MmioHandler, Stateful {
     if (!this.irEnabled) {
       const note = m.remappable ? ' (remappable format, but interrupt remapping is off: the bits are read as a compatibility-format address)' : '';
       const c = m.remappable ? decodeMsi(addr & ~0x10n, data) : m;
-      return { ok: true, controller: 'lapic', vector: c.vector!, dest: c.dest!, detail: `${this.name}: IR off: ${from} -> vector ${hex(c.vector!, 2)} to APIC ${c.dest} (${DLM_NAMES[c.dlm!] ?? c.dlm}, ${c.tm ? 'level' : 'edge'})${note}` };
+      const t = lapicTarget(c.dest!, c.dm!, c.dlm === 1);
+      return { ok: true, controller: 'lapic', vector: c.vector!, dest: t.apic, detail: `${this.name}: IR off: ${from} -> vector ${hex(c.vector!, 2)} to ${t.text} (${DLM_NAMES[c.dlm!] ?? c.dlm}, ${c.tm ? 'level' : 'edge'})${note}` };
     }
     if (!m.remappable) {
       if (this.reg32(R.DMAR_GSTS_REG) & R.DMA_GSTS_CFIS) {
-        return { ok: true, controller: 'lapic', vector: m.vector!, dest: m.dest!, detail: `${this.name}: compatibility-format interrupt passed (GSTS.CFIS = 1): ${from} -> vector ${hex(m.vector!, 2)} to APIC ${m.dest}` };
+        const t = lapicTarget(m.dest!, m.dm!, m.dlm === 1);
+        return { ok: true, controller: 'lapic', vector: m.vector!, dest: t.apic, detail: `${this.name}: compatibility-format interrupt passed (GSTS.CFIS = 1): ${from} -> vector ${hex(m.vector!, 2)} to ${t.text}` };
       }
       return this.irFault(sid, F.VTD_FR_IR_REQ_COMPAT, 0, `${from} sent a compatibility-format interrupt (address ${hex(addr)}, data ${hex(data)}) while interrupt remapping is on and GSTS.CFIS = 0`, false, record);
     }
     const r = remapRemappable(this.mem, this.s.irt, sid, addr, data, { pi: this.capField('PI') === 1 });
     if (!r.ok) return this.irFault(sid, r.reason, r.index, r.detail, r.suppressed, record);
+    const t = lapicTarget(r.dest, r.dm && !this.s.irt.eime, r.dlm === 1);
     return {
-      ok: true, controller: 'ir', vector: r.vector, dest: r.dest, index: r.index,
-      detail: `${this.name}: IRTE ${r.index} at ${hex(r.irteAddr)}: ${from} -> vector ${hex(r.vector, 2)} to APIC ${r.dest} (${DLM_NAMES[r.dlm] ?? r.dlm}, ${r.tm ? 'level' : 'edge'}, ${r.dm ? 'logical' : 'physical'})`,
+      ok: true, controller: 'ir', vector: r.vector, dest: t.apic, index: r.index,
+      detail: `${this.name}: IRTE ${r.index} at ${hex(r.irteAddr)}: ${from} -> vector ${hex(r.vector, 2)} to ${t.text} (${DLM_NAMES[r.dlm] ?? r.dlm}, ${r.tm ? 'level' : 'edge'}, ${r.dm ? 'logical' : 'physical'})`,
     };
   }
 
