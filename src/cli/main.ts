@@ -45,6 +45,7 @@ commands:
   lessons                list the lessons with minutes and your progress
   lesson ID              open a lesson (printed as text with each cell's output when not a terminal)
   lesson ID --check      run every cell and goal solution, evaluate every check; status 1 on a failure
+  lesson ID --minutes    how long the lesson takes by the lab's reading rates (counts of words, commands, output)
   lint FILE...           check lesson files: FILE:LINE: message, status 1 on problems
   progress               where you are in each lesson
   progress reset ID|--all   forget progress (asks on a terminal; --yes otherwise)
@@ -59,6 +60,7 @@ options:
   --keep-going           run: do not stop at the first failed command
   --echo                 run: print each command before its output (a transcript)
   --check                lesson: check the lesson headless instead of opening it
+  --minutes              lesson: measure its minutes from what it makes a reader read and do
   --all, --yes           progress reset: every lesson; do not ask
   --seed N               practice: the drills of seed N (the same every time)
   --count N              practice, review: at most N drills (default 5, --solve 1, review 20; limit 100)
@@ -77,6 +79,7 @@ const OPTIONS = {
   echo: { type: 'boolean' },
   'no-color': { type: 'boolean' },
   check: { type: 'boolean' },
+  minutes: { type: 'boolean' },
   all: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   force: { type: 'boolean' },
@@ -93,7 +96,7 @@ const ALLOWED: Record<string, string[]> = {
   machines: ['json'],
   decode: ['json'],
   lessons: ['json'],
-  lesson: ['check'],
+  lesson: ['check', 'minutes'],
   lint: [],
   progress: ['all', 'yes', 'json', 'force'],
   practice: ['seed', 'count', 'solve'],
@@ -187,6 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         if (cmd === 'progress') return nb.cmdProgress(positionals.slice(1), io, { yes: v.yes, all: v.all, json: v.json, force: v.force });
         const ref = positionals[1];
         if (!ref) throw new UsageError("'lesson' needs a lesson id ('dma-lab lessons' lists them)");
+        if (v.minutes) return nb.cmdLessonMinutes(ref, io);
         if (!v.check && process.stdin.isTTY && process.stdout.isTTY) {
           const e = nb.resolveLesson(ref, io);
           if (!e) return 1;

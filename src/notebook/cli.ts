@@ -4,6 +4,7 @@
  * Loaded lazily by main.ts and free of Ink and React: none of these start
  * the terminal UI (main.ts imports src/ui only for `lesson ID` on a terminal).
  */
+import { formatMeasure, measureLesson } from './minutes.ts';
 import { createInterface } from 'node:readline/promises';
 import { relative } from 'node:path';
 import { listLessons, findLesson, findLessonFull, lessonsDir, type LessonEntry, LessonFileError } from './library.ts';
@@ -90,6 +91,14 @@ export function cmdLesson(ref: string, io: Io, check: boolean): number {
     throw err;
   });
   printLesson(e.lesson, io.out, { color: io.color });
+  return 0;
+}
+
+/** `dma-lab lesson ID --minutes`: the counts and rates of notebook/minutes.ts. */
+export function cmdLessonMinutes(ref: string, io: Io): number {
+  const e = resolveLesson(ref, io);
+  if (!e) return 1;
+  io.out(formatMeasure(e.lesson, measureLesson(e.lesson)) + '\n');
   return 0;
 }
 

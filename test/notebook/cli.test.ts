@@ -14,9 +14,9 @@ test('lessons lists id, title, minutes and progress', () => {
   const r = cli(['lessons'], { env });
   assert.is(r.status, 0);
   assert.match(r.stdout, /^id\s+title\s+minutes\s+progress$/m);
-  assert.match(r.stdout, /^tour\s+A tour of the lab.*\s10\s+not started$/m);
+  assert.match(r.stdout, /^tour\s+A tour of the lab.*\s40\s+not started$/m);
   const j = JSON.parse(cli(['lessons', '--json'], { env }).stdout);
-  assert.is(j.find((x: { id: string }) => x.id === 'tour').minutes, 10);
+  assert.is(j.find((x: { id: string }) => x.id === 'tour').minutes, 40);
 });
 
 test('lesson ID without a terminal prints the lesson with every cell output, status 0', () => {

@@ -27,7 +27,7 @@ test('front matter: id, machine, options as written, minutes, panes', () => {
   assert.is(m.id, 'tour');
   assert.is(m.machine, 'arm-virt');
   assert.equal(m.options, { ram: '1G' });
-  assert.is(m.minutes, 10);
+  assert.is(m.minutes, 40);
   assert.equal(m.prerequisites, []);
   assert.equal(
     m.panes.map((p) => [p.title, p.run]),

@@ -70,7 +70,7 @@ test('home: what the lab is, the lessons with minutes and progress, the machines
   await m.until('Lessons');
   const f = m.frame();
   assert.match(f, 'a lab for how devices reach memory');
-  assert.match(f, /▶ tour\s+A tour of the lab: memory, commands.*\s10 min\s+not started/);
+  assert.match(f, /▶ tour\s+A tour of the lab: memory, commands.*\s40 min\s+not started/);
   for (const p of PRESETS) assert.match(f, p.name);
   assert.is(f.trimEnd().split('\n').pop(), footerText('home', 100));
   m.r.unmount();
