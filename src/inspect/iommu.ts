@@ -76,6 +76,7 @@ export interface IovaInfo {
 export function iovaInfo(core: IommuCore, dma: IommuDma, dev: KDevice, max = 256): IovaInfo {
   const d = core.getDmaDomain(dev);
   const empty = (why: string): IovaInfo => ({ device: dev.name, domain: why, rows: [], total: 0, truncated: false, msiPages: [] });
+  if (!d && core.usesPrivateDomains(dev)) return empty('no IOMMU domain yet (v4.x intel-iommu: intel_dma_ops makes a private one at the first DMA mapping)');
   if (!d) return empty('no IOMMU domain (the device is not behind an IOMMU, or not probed)');
   const label = `${d.iommu}:${d.id} (${core.typeString(d.type)})`;
   const iovad = dma.iovaDomainOf(dev);

@@ -49,6 +49,7 @@ test('4.9: no default domains; only the LPC has a context entry after boot (DID 
     assert.match(t, 'no domain yet', d);
   }
   assert.is((ok(s, 'driver info vda').data as { dmaOps: string }).dmaOps, 'intel_dma_ops');
+  assert.match(text(ok(s, 'iova vda')), 'no IOMMU domain yet');
 });
 
 test('4.9: the first DMA API mapping makes the private domain and writes the context entry', () => {
