@@ -8,7 +8,9 @@
 // Technology" line before bus_set_iommu added the devices to groups.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { booted, ok, text } from './helpers.ts';
+import fc from 'fast-check';
+import type { Session } from '../../src/commands/session.ts';
+import { booted, checkLine, ok, text } from './helpers.ts';
 
 const didOf = (t: string): string => /DID\s+\[87:72\]\s+(\d+)/.exec(t)![1]!;
 const present = (t: string): boolean => /P\s+\[0\]\s+1/.test(t);
@@ -94,6 +96,36 @@ test('6.1 is unchanged: default domains at boot, iommu-dma, vda has its context 
   assert.ok(present(text(ok(s, 'vtd context vda'))));
   assert.is((ok(s, 'driver info vda').data as { dmaOps: string }).dmaOps, 'iommu-dma');
   assert.not.match(text(ok(s, 'dmesg')), 'Prepare 0-16MiB');
+});
+
+// Any sequence of DMA API, VFIO, driver and undo commands on the 4.9 preset: an outcome, no
+// internal error, a failed command changes nothing; and each device's context entry agrees
+// with whether the kernel holds a domain for it.
+const CMDS = ['dma map', 'dma unmap', 'dma alloc', 'dma free', 'driver unbind', 'driver bind', 'driver override', 'vfio group 2', 'vfio attach 2', 'vfio detach 2', 'vfio set-iommu', 'vfio map 0x100000 0x2000', 'undo', 'devdma read'];
+const ARGS = ['vda', 'nic0', '00:1f.2', 'vfio-pci', '0x100000000', '4096', '8', 'to_device', 'bidirectional', '$', '0x1000'];
+const line = fc.tuple(fc.constantFrom(...CMDS), fc.array(fc.constantFrom(...ARGS), { maxLength: 4 })).map(([c, a]) => [c, ...a].join(' '));
+const look = (s: Session, l: string): string => {
+  const o = s.execute(l);
+  return o.ok ? (o.empty ? '' : text(o.result)) : `error: ${o.error.message}`;
+};
+const fingerprint = (s: Session): string =>
+  JSON.stringify([s.machine.memory.pageCount(), s.kernel.dmesg().length, s.undoDepth, ['vda', 'nic0', '00:1f.2'].map((d) => look(s, `vtd context ${d}`))]);
+
+test('4.9: command sequences never throw, failures change nothing, context entries follow the domains', () => {
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 10 }), (lines) => {
+      const s = booted('x86-q35-vtd-2015');
+      for (const l of lines) checkLine(s, l, fingerprint);
+      const linux = s.system.linux;
+      if (!linux) return; // an undo went back past the boot
+      for (const name of ['vda', 'nic0']) {
+        const dev = linux.device(name)!;
+        const d = linux.core.getDomainForDev(dev);
+        assert.is(present(text(ok(s, `vtd context ${name}`))), d !== undefined && d.type !== 'blocked', `${name} after ${JSON.stringify(lines)}`);
+      }
+    }),
+    { numRuns: 120, seed: 20261205 },
+  );
 });
 
 test.run();
