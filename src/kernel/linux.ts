@@ -216,7 +216,8 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const ranges = ram
     .map((r) => (r.base + r.size <= resEnd ? undefined : r.base < resEnd ? { base: resEnd, size: r.base + r.size - resEnd } : { base: r.base, size: r.size }))
     .filter((r): r is { base: u64; size: u64 } => r !== undefined);
-  const pages = new PageAllocator(ranges);
+  // GFP_KERNEL pages from the highest zone first; the order inside it by era (page-alloc.ts).
+  const pages = new PageAllocator(ranges, era.version >= 510 ? 'zone-ascending' : 'zone-blocks-from-top');
   const top = ram.reduce<u64>((a, r) => (r.base + r.size > a ? r.base + r.size : a), 0n);
   // The linear map the v4.x swiotlb line prints addresses in (swiotlb.ts printInfo).
   const linearMap = x86 ? { base: 0xffff_8800_0000_0000n, physOffset: 0n } : { base: 0xffff_8000_0000_0000n, physOffset: ram[0]!.base & ~0x3fff_ffffn };

@@ -23,7 +23,7 @@ test('120x40: full-width lesson, panes below; z hides them, > grows them; no hex
     await pause();
     t.send('Enter');
     const s = await t.waitFor('EVENTQEN=1');
-    assert.match(s, 'event queue of smmuv3 at 0x84001000: 128 slots of 32 bytes, PROD 0x2 (slot 2), CONS 0x2 (slot 2), EVENTQEN=1', 'the whole line, not cut at ~59 columns');
+    assert.match(s, 'event queue of smmuv3 at 0x8ffc01000: 128 slots of 32 bytes, PROD 0x2 (slot 2), CONS 0x2 (slot 2), EVENTQEN=1', 'the whole line, not cut at ~59 columns');
     assert.not.match(s, '│', 'no side-by-side split at 120 columns');
     const tabs = s.split('\n').findIndex((l) => l.startsWith(' memory 0x'));
     assert.ok(tabs > 20, `the panes are below the lesson (tab bar on row ${tabs})`);
