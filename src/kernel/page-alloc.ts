@@ -12,8 +12,9 @@
  *                    (unit tests that build a small allocator by hand).
  *   'zone-ascending' the highest zone first (a GFP_KERNEL zonelist starts at
  *                    ZONE_NORMAL), lowest address first inside it: since
- *                    "mm/page_alloc: place pages to tail in
- *                    __free_pages_core()" (v5.10) the pages memblock hands
+ *                    commit 7fef431be9c9 "mm/page_alloc: place pages to tail
+ *                    in __free_pages_core()" (v5.10-rc1; its author: memory
+ *                    "gets allocated and used in the reverse order") the pages memblock hands
  *                    to the buddy allocator at boot are queued at the tail
  *                    of the free lists in ascending order, so the first
  *                    allocations take the lowest blocks.
