@@ -83,7 +83,7 @@ export function iovaInfo(core: IommuCore, dma: IommuDma, dev: KDevice, max = 256
   const cookie = dma.cookieOf(d);
   if (!iovad || !cookie) return empty(`${label}: no IOVA allocator (${d.type === 'identity' ? 'identity domain: DMA address = physical address' : 'iommu-dma not set up for this domain'})`);
   const shift = BigInt(iovad.shift);
-  const queued = new Set(cookie.fqEntries.map(([pfn]) => pfn));
+  const queued = new Set([...cookie.fqEntries.map(([pfn]) => pfn), ...dma.deferredOf(d)]);
   const { ranges, total } = iovad.ranges(max);
   const rows: IovaRow[] = ranges.map((r) => ({
     start: BigInt(r.lo) << shift,

@@ -137,7 +137,15 @@ export interface IommuDmaStats {
 
 interface IommuDmaState {
   stats: IommuDmaStats;
+  /**
+   * v4.x intel_dma_ops' deferred-unmap list (add_unmap, drivers/iommu/intel-iommu.c
+   * v4.9): one list for every private domain, [domain key, pfn, pages].
+   */
+  deferred?: [string, number, number][];
 }
+
+/** HIGH_WATER_MARK of v4.x intel-iommu's deferred-unmap list (the timer, 10 ms, is not modelled). */
+export const INTEL_DEFERRED_HIGH_WATER_MARK = 250;
 
 export type MsiResult = { ok: true; iova: u64 | undefined; msgAddr: u64 } | { ok: false; errno: number };
 
@@ -191,6 +199,12 @@ export class IommuDma implements Stateful {
   /** The cookie of a domain, if it has one (inspectors, tests). */
   cookieOf(d: IommuDomain): Readonly<CookieState> | undefined {
     return this.cookies.get(domainKey(d))?.st;
+  }
+
+  /** PFNs of a domain's IOVAs on v4.x intel-iommu's deferred-unmap list. */
+  deferredOf(d: IommuDomain): number[] {
+    const k = domainKey(d);
+    return (this.s.deferred ?? []).filter(([key]) => key === k).map(([, pfn]) => pfn);
   }
 
   /** The IOVA allocator of the device's DMA domain. */
@@ -406,9 +420,33 @@ export class IommuDma implements Stateful {
 
   /** queue_iova(): a full ring is flushed (one flush_iotlb_all) and emptied before the new entry goes in. */
   private queueIova(domain: IommuDomain, c: Cookie, pfn: number, pages: number): void {
+    if (this.core.isPrivateDomain(domain)) {
+      // add_unmap: when the list holds HIGH_WATER_MARK entries, flush_unmaps first.
+      const list = (this.s.deferred ??= []);
+      if (list.length >= INTEL_DEFERRED_HIGH_WATER_MARK) this.flushUnmaps();
+      this.s.deferred!.push([domainKey(domain), pfn, pages]);
+      this.s.stats.fqQueued++;
+      return;
+    }
     if (c.st.fqEntries.length >= IOVA_FQ_SIZE - 1) this.fqFlush(domain, c);
     c.st.fqEntries.push([pfn, pages]);
     this.s.stats.fqQueued++;
+  }
+
+  /**
+   * v4.x flush_unmaps: one global IOTLB invalidation per unit (the units
+   * have no caching mode; with it v4.9 flushed page by page instead), then
+   * every queued IOVA freed in its own domain. Returns how many were freed.
+   */
+  private flushUnmaps(): number {
+    const list = this.s.deferred ?? [];
+    if (!list.length) return 0;
+    const iommus = new Set(list.map(([k]) => k.slice(0, k.lastIndexOf(':'))));
+    for (const name of iommus) this.core.iommuFlushIotlbGlobal(name);
+    this.s.stats.flushAlls++;
+    for (const [key, pfn, pages] of list) this.cookies.get(key)?.iovad?.freeIovaFast(pfn, pages);
+    this.s.deferred = [];
+    return list.length;
   }
 
   /** fq_flush_iotlb + fq_ring_free: invalidate everything, then release the queued IOVAs. */
@@ -426,7 +464,7 @@ export class IommuDma implements Stateful {
    * calls this. Returns how many entries were released.
    */
   iommuDmaFlushQueues(): number {
-    let n = 0;
+    let n = this.flushUnmaps();
     for (const [key, c] of this.cookies) {
       if (!c.st.fqEntries.length) continue;
       const d = this.findDomain(key);
@@ -438,12 +476,13 @@ export class IommuDma implements Stateful {
 
   private findDomain(key: string): IommuDomain | undefined {
     for (const g of this.core.groupsInfo()) {
-      const dev = this.core.groupDevices(g.id)[0];
-      if (!dev) continue;
-      const d = this.core.getDmaDomain(dev);
-      if (d && domainKey(d) === key) return d;
-      const cur = this.core.getDomainForDev(dev);
-      if (cur && domainKey(cur) === key) return cur;
+      // Every device: without default domains (v4.x VT-d) each has its own.
+      for (const dev of this.core.groupDevices(g.id)) {
+        const d = this.core.getDmaDomain(dev);
+        if (d && domainKey(d) === key) return d;
+        const cur = this.core.getDomainForDev(dev);
+        if (cur && domainKey(cur) === key) return cur;
+      }
     }
     return undefined;
   }

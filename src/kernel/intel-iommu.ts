@@ -793,6 +793,12 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
     this.freePending(d);
   }
 
+  /** flush_unmaps without caching mode: a global IOTLB invalidation on every unit, then the page-table pages pending free. */
+  flushIotlbGlobal(): void {
+    for (const u of this.s.units) this.hw.flushIotlb(u, 0, 0n, 0, 1);
+    for (const d of Object.values(this.s.domains)) this.freePending(d);
+  }
+
   private freePending(d: DomainPriv): void {
     for (const p of d.freelist) this.ctx.pages.free(p, 1);
     d.freelist = [];

@@ -695,6 +695,17 @@ export class IommuCore implements Stateful {
     return d;
   }
 
+  /** Is this one of the private per-device domains (IommuDriver.privateDomains)? */
+  isPrivateDomain(d: IommuDomain): boolean {
+    const k = domainKey(d);
+    return !!this.s.priv && Object.values(this.s.priv).some((p) => domainKey(p) === k);
+  }
+
+  /** A global IOTLB invalidation on an IOMMU (the driver's, else every domain's flush_iotlb_all is not modelled: no-op). */
+  iommuFlushIotlbGlobal(iommu: string): void {
+    this.drivers.get(iommu)?.flushIotlbGlobal?.();
+  }
+
   /** Drop the private domains of a group's devices (a user domain replaces them; intel_iommu_attach_device). */
   private dropPrivateDomains(g: GroupState): void {
     for (const n of g.devices) {

@@ -134,6 +134,8 @@ export interface IommuDriver {
    * intel_dma_ops called get_valid_domain_for_dev). Optional; false when absent.
    */
   privateDomains?(): boolean;
+  /** Invalidate the whole IOTLB of every unit (v4.x intel-iommu's flush_unmaps); optional. */
+  flushIotlbGlobal?(): void;
 }
 
 /** A scatterlist entry: CPU physical address and length. */

@@ -98,6 +98,28 @@ test('6.1 is unchanged: default domains at boot, iommu-dma, vda has its context 
   assert.not.match(text(ok(s, 'dmesg')), 'Prepare 0-16MiB');
 });
 
+test("4.9 lazy unmaps: intel_dma_ops' deferred list, 250 entries across domains, then one global IOTLB flush", () => {
+  const s = booted('x86-q35-vtd-2015');
+  const unit = s.machine.iommus[0] as unknown as { stats(): { byDid: Record<string, { invalidations: number }> } };
+  const globals = (): number => unit.stats().byDid['-1']?.invalidations ?? 0;
+  const waiting = (dev: string): number => ((ok(s, `iova ${dev}`).data as { rows: { kind: string }[] }).rows.filter((r) => r.kind === 'flush-queue').length);
+  const before = globals();
+  // 125 unmaps on each of two private domains: 250 on the one list, nothing flushed yet.
+  for (let i = 0; i < 125; i++) {
+    ok(s, 'dma map vda 0x100000000 4096 to_device');
+    ok(s, 'dma unmap vda $');
+    ok(s, 'dma map nic0 0x100000000 4096 to_device');
+    ok(s, 'dma unmap nic0 $');
+  }
+  assert.is(globals(), before);
+  assert.is(waiting('vda') + waiting('nic0'), 250);
+  assert.match(text(ok(s, 'dma map vda 0x100000000 4096 to_device')), 'served by intel_dma_ops');
+  assert.match(text(ok(s, 'dma unmap vda $')), "deferred-unmap list (v4.x: 250 entries");
+  // The 251st: flush_unmaps first (one global invalidation frees all 250), then it waits alone.
+  assert.is(globals(), before + 1);
+  assert.is(waiting('vda') + waiting('nic0'), 1);
+});
+
 // Any sequence of DMA API, VFIO, driver and undo commands on the 4.9 preset: an outcome, no
 // internal error, a failed command changes nothing; and each device's context entry agrees
 // with whether the kernel holds a domain for it.

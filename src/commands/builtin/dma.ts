@@ -18,6 +18,7 @@ import { type u64, dmaBitMask, hex, sizeStr } from '../../machine/u64.ts';
 import { clone, type Stateful } from '../../machine/state.ts';
 import type { Linux } from '../../kernel/linux.ts';
 import { dmaToPhys } from '../../kernel/dma-direct.ts';
+import { INTEL_DEFERRED_HIGH_WATER_MARK } from '../../kernel/dma-iommu.ts';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, type DmaDirection, type KDevice } from '../../kernel/types.ts';
 import { resolveBusAddr } from '../../inspect/virtio.ts';
 import { plain, span, type Line } from '../../inspect/view.ts';
@@ -346,7 +347,7 @@ export const dmaUnmap: CommandSpec = {
     let after: { pa?: u64; note?: string } | undefined;
     if (domain) {
       const left = k.linux.core.iommuIovaToPhys(domain, dma);
-      lines.push([span(`  iommu-dma: page-table entries ${left === undefined ? 'cleared' : `NOT cleared (still -> ${hex(left)})`}; ${lazy ? 'the IOVA waits in the flush queue (lazy DMA-FQ): the IOTLB may still hold the old translation until the queue is flushed' : 'IOTLB invalidated at once (strict DMA domain), IOVA returned to the allocator'}`)]);
+      lines.push([span(`  ${dmaOpsName(k.linux, k.dev)}: page-table entries ${left === undefined ? 'cleared' : `NOT cleared (still -> ${hex(left)})`}; ${lazy && k.linux.core.isPrivateDomain(domain) ? `the IOVA waits on intel_dma_ops' deferred-unmap list (v4.x: ${INTEL_DEFERRED_HIGH_WATER_MARK} entries for all domains, then one global IOTLB flush; or its 10 ms timer): the IOTLB may still hold the old translation until then` : lazy ? 'the IOVA waits in the flush queue (lazy DMA-FQ): the IOTLB may still hold the old translation until the queue is flushed' : 'IOTLB invalidated at once (strict DMA domain), IOVA returned to the allocator'}`)]);
       after = resolveBusAddr(k.ref.master, dma);
       if (k.ref.master.path === 'translated') lines.push([span(`  walk now (the tables in memory): ${after.pa === undefined ? `${after.note}${lazy ? ' (but a translation cached in the IOTLB still works until the flush queue is drained)' : ' (the device can no longer reach it)'}` : `still reaches PA ${hex(after.pa)}`}`, after.pa === undefined && !lazy ? 'ok' : 'warn')]);
     } else {
