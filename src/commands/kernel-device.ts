@@ -57,6 +57,9 @@ export const devLabel = (dev: KDevice): string => (dev.alias ? `${dev.alias} (${
  * model's mapping path is iommu-dma's either way, see README).
  */
 export function dmaOpsName(linux: Linux | undefined, dev: KDevice): string {
+  // v4.x intel_iommu_init set the global dma_ops = &intel_dma_ops: identity-mapped devices
+  // went through it too (iommu_no_mapping handed back the physical address).
+  if (linux?.intel && linux.intel.privateDomains() && dev.iommuName === linux.intel.name && linux.core.config.version < 500) return 'intel_dma_ops';
   if (dev.dmaOps !== 'iommu') return 'dma-direct';
   return linux?.intel && dev.iommuName === linux.intel.name && linux.core.config.version < 511 ? 'intel_dma_ops' : 'iommu-dma';
 }
@@ -67,6 +70,7 @@ export function dmaOpsName(linux: Linux | undefined, dev: KDevice): string {
  * private domain intel_dma_ops made at the device's first mapping, if any.
  */
 export function domainText(linux: Linux, dev: KDevice, defaultType: string | undefined): string {
+  if (linux.intel?.privateDomains() && dev.iommuName === linux.intel.name && linux.core.policy.type === 'identity') return "si_domain, the static identity domain of iommu=pt (v4.x had no default domains; the lab's per-group identity domain stands for it)";
   if (!linux.core.usesPrivateDomains(dev)) return `default domain ${defaultType ?? 'none'}`;
   const d = linux.core.getDmaDomain(dev);
   if (!d) return 'no domain yet (v4.x intel-iommu had no default domains; intel_dma_ops makes a private one at the first DMA mapping)';

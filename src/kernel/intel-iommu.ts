@@ -455,20 +455,38 @@ export class IntelIommuDriver implements IommuDriver, Stateful {
    * reservation of that range (the allocator is set up at the first DMA
    * API mapping, top-down from 4 GiB, far from it).
    */
-  prepareIsa(devices: readonly KDevice[], domainFor: (dev: KDevice) => IommuDomain | undefined, out: LogLine[] = []): void {
+  prepareIsa(devices: readonly KDevice[], domainFor: (dev: KDevice) => IommuDomain | undefined, o: { staticIdentity?: boolean } = {}, out: LogLine[] = []): void {
     if (!this.s.enabled) return;
+    const hwPt = this.s.units.every((u) => this.hw.ecap(u, 'PT'));
+    if (o.staticIdentity) {
+      // iommu=pt: iommu_prepare_static_identity_mapping puts every PCI device (bus order; PCI-PCI
+      // bridges and RMRR-locked devices excepted) in si_domain: hardware pass-through when every
+      // unit has ECAP.PT. The lab's per-group identity domains are attached when the groups form.
+      for (const d of devices) {
+        if (d.iommuName !== this.name || !d.pci || d.pci.classCode >> 8 === 0x0604) continue;
+        this.print('info', `${this.pfx}${hwPt ? 'Hardware' : 'Software'} identity mapping for device ${d.name}`, out);
+      }
+    }
     this.print('info', `${this.pfx}Setting RMRR:`, out);
     if (this.o.floppyWa === false) return;
     const lpc = devices.find((d) => d.pci?.classCode === 0x060100 && d.iommuName === this.name);
     if (!lpc) return;
     this.print('info', `${this.pfx}Prepare 0-16MiB unity mapping for LPC`, out);
     const end = 16n * 1024n * 1024n - 1n;
+    const range = `[0x0 - 0x${end.toString(16)}]`;
+    if (o.staticIdentity) {
+      // domain_prepare_identity_map on si_domain: nothing to do with hardware pass-through; with
+      // software pass-through si_domain maps all of RAM already (si_domain_init).
+      if (hwPt) this.print('warn', `${this.pfx}Ignoring identity map for HW passthrough device ${lpc.name} ${range}`, out);
+      else this.print('info', `${this.pfx}Setting identity map for device ${lpc.name} ${range}`, out);
+      return;
+    }
     const d = domainFor(lpc);
     if (!d) {
       this.print('err', `${this.pfx}Failed to create 0-16MiB identity map - floppy might not work`, out);
       return;
     }
-    this.print('info', `${this.pfx}Setting identity map for device ${lpc.name} [0x0 - 0x${end.toString(16)}]`, out);
+    this.print('info', `${this.pfx}Setting identity map for device ${lpc.name} ${range}`, out);
     this.map(d, 0n, 0n, end + 1n, IOMMU_READ | IOMMU_WRITE);
   }
 

@@ -339,7 +339,7 @@ export function bootLinux(m: Machine, kernel: Kernel, o: BootOptions): Linux {
   const legacyIntel = intel && intelOn && intel.privateDomains() ? intel : undefined;
   for (const h of m.pciHosts) for (const f of h.functions) if (f.present) pciDeviceAdd(linux, h, f, { deferIommuProbe: !!legacyIntel });
   if (legacyIntel) {
-    legacyIntel.prepareIsa(linux.devices, (dev) => core.privateDomain(dev));
+    legacyIntel.prepareIsa(linux.devices, (dev) => core.privateDomain(dev), { staticIdentity: core.policy.type === 'identity' });
     legacyIntel.enableTranslation();
     for (const dev of linux.devices) if (dev.iommuName) iommuProbeAtCreation(linux, dev);
   } else if (intel && intelOn) intel.enableTranslation();

@@ -91,6 +91,21 @@ test('4.9: VFIO replaces the private domain and detaching leaves the device with
   assert.not.ok(present(text(ok(s, 'vtd context nic0'))));
 });
 
+test('4.9 with iommu=pt: si_domain for every device at init_dmars, the LPC map ignored under hardware pass-through', () => {
+  const s = booted('x86-q35-vtd-2015', 'iommu=pt');
+  const log = text(ok(s, 'dmesg'));
+  const i = log.indexOf('DMAR: Hardware identity mapping for device 0000:00:00.0');
+  const j = log.indexOf('DMAR: Hardware identity mapping for device 0000:00:1f.3');
+  const k = log.indexOf('DMAR: Ignoring identity map for HW passthrough device 0000:00:1f.0 [0x0 - 0xffffff]');
+  const v = log.indexOf('DMAR: Intel(R) Virtualization Technology for Directed I/O');
+  assert.ok(i >= 0 && i < j && j < log.indexOf('DMAR: Setting RMRR:') && j < k && k < v, log);
+  assert.not.match(log, 'Failed to create 0-16MiB');
+  const ctx = text(ok(s, 'vtd context vda'));
+  assert.match(ctx, 'TT=2 pass-through');
+  assert.match(ctx, 'si_domain');
+  assert.not.match(text(ok(s, 'info groups')), "hence 'unknown'");
+});
+
 test('6.1 is unchanged: default domains at boot, iommu-dma, vda has its context entry before any mapping', () => {
   const s = booted('x86-q35-vtd');
   assert.ok(present(text(ok(s, 'vtd context vda'))));

@@ -292,7 +292,7 @@ export const infoGroupsCommand: CommandSpec = {
     else if (linux.core.config.version < 500) {
       lines.push(plain(''), [span(`(the sysfs type file does not exist on ${linux.core.config.version >= 400 ? 'v4.x' : 'this'} kernels: it came with the v5.x series, release unverified; the type shown is the default domain's)`, 'dim')]);
       // intel_iommu_domain_alloc returned NULL for anything but IOMMU_DOMAIN_UNMANAGED in v4.x.
-      if (linux.intel && linux.intel.privateDomains()) lines.push([span("(intel-iommu in v4.x made no default domains, hence 'unknown': intel_iommu_domain_alloc made only unmanaged ones, and intel_dma_ops gives each device a private domain at its first DMA mapping; 'vtd context DEV' shows it)", 'dim')]);
+      if (linux.intel && linux.intel.privateDomains() && linux.core.policy.type !== 'identity') lines.push([span("(intel-iommu in v4.x made no default domains, hence 'unknown': intel_iommu_domain_alloc made only unmanaged ones, and intel_dma_ops gives each device a private domain at its first DMA mapping; 'vtd context DEV' shows it)", 'dim')]);
     }
     return { kind: 'iommu-groups', data: { groups }, lines };
   },
