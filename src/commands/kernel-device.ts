@@ -4,6 +4,7 @@
  * struct device, the machine's SMMUv3 (or a clear error on a machine
  * without one), and small renderers for DMA directions.
  */
+import { INTEL_IOMMU_DMA_VERSION } from '../kernel/intel-iommu.ts';
 import type { u64 } from '../machine/u64.ts';
 import { SmmuV3 } from '../machine/smmuv3/smmuv3.ts';
 import type { Linux } from '../kernel/linux.ts';
@@ -61,7 +62,7 @@ export function dmaOpsName(linux: Linux | undefined, dev: KDevice): string {
   // went through it too (iommu_no_mapping handed back the physical address).
   if (linux?.intel && linux.intel.privateDomains() && dev.iommuName === linux.intel.name && linux.core.config.version < 500) return 'intel_dma_ops';
   if (dev.dmaOps !== 'iommu') return 'dma-direct';
-  return linux?.intel && dev.iommuName === linux.intel.name && linux.core.config.version < 511 ? 'intel_dma_ops' : 'iommu-dma';
+  return linux?.intel && dev.iommuName === linux.intel.name && linux.core.config.version < INTEL_IOMMU_DMA_VERSION ? 'intel_dma_ops' : 'iommu-dma';
 }
 
 /**

@@ -34,6 +34,7 @@ import { clone, type Stateful } from '../machine/state.ts';
 import { Kernel } from './kernel.ts';
 import type { PageAllocator } from './page-alloc.ts';
 import { IovaDomain, IOVA_MAG_SIZE, IOVA_MAG_SIZE_LEGACY, MAX_GLOBAL_MAGS } from './iova.ts';
+import { INTEL_IOMMU_DMA_VERSION } from './intel-iommu.ts';
 import { IommuCore, EFAULT, EINVAL, EEXIST, ENOMEM, devPrefix, domainKey, lowestPageSize } from './iommu.ts';
 import {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE,
@@ -388,7 +389,7 @@ export class IommuDma implements Stateful {
       // intel-iommu had its own DMA ops until its conversion to iommu-dma (v5.x);
       // intel_alloc_iova tried below 4 GiB first for every device unless
       // intel_iommu=forcedac, long before v4.11.
-      const intelOwnOps = domain.iommu === 'intel-iommu' && this.version < 510;
+      const intelOwnOps = domain.iommu === 'intel-iommu' && this.version < INTEL_IOMMU_DMA_VERSION;
       const trySac = this.version >= 604 ? !!ds?.pci32bitWorkaround : (this.version >= 411 || intelOwnOps) && !!dev.pci && !this.core.policy.forcedac;
       if (trySac) {
         pfn = iovad.allocIovaFast(len, Number(DMA_BIT_MASK_32 >> shift), false);

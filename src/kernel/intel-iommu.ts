@@ -58,6 +58,8 @@ import { INTR_REMAP_PAGE_ORDER, INTR_REMAP_TABLE_REG_SIZE, INTR_REMAP_TABLE_ENTR
 /** FLPT_DEFAULT_DID / IDA_START_DID (drivers/iommu/intel/iommu.h). */
 export const FLPT_DEFAULT_DID = 1;
 export const IDA_START_DID = 2;
+/** The first version whose intel-iommu used iommu-dma: before, its own intel_dma_ops ("iommu/vt-d: Convert intel iommu driver to the iommu ops", v5.11). */
+export const INTEL_IOMMU_DMA_VERSION = 511;
 /** The first version (major*100+minor) whose intel-iommu made default domains (≈v5.3, approximate; privateDomains). */
 export const INTEL_DEFAULT_DOMAIN_VERSION = 503;
 /**

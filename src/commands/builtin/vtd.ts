@@ -23,7 +23,7 @@ import { BusError } from '../../machine/errors.ts';
 import { VtdUnit } from '../../machine/vtd/vtd.ts';
 import * as R from '../../machine/vtd/regs.ts';
 import { CONTEXT_ENTRY_LAYOUT, CONTEXT_ENTRY_SIZE, ROOT_ENTRY_SIZE, agawToLevels, agawToWidth, sidText, CONTEXT_TT_PASS_THROUGH, CONTEXT_TT_MULTI_LEVEL, CONTEXT_TT_DEV_IOTLB } from '../../machine/vtd/context.ts';
-import { IRTE_LAYOUT, IRTE_SIZE, DLM_NAMES, remappableMsiAddress } from '../../machine/vtd/ir.ts';
+import { IRTE_LAYOUT, IRTE_SIZE, DLM_NAMES, logicalApicIds, remappableMsiAddress } from '../../machine/vtd/ir.ts';
 import { faultName, linuxFaultReason } from '../../machine/vtd/fault.ts';
 import { contextInMemory, decodeIrte, decodeRegister, explainFault, faultRecordsOf, type FieldRow } from '../../inspect/vtd.ts';
 import { parseDmarLog } from '../../inspect/dmar-log.ts';
@@ -167,7 +167,7 @@ const TT_TEXT: Record<number, string> = {
 
 /** A logical (flat model) destination for a table cell: "0x01 = APIC 0", "0x0f = APICs 0,1,2,3". */
 function logicalDestCell(dest: number): string {
-  const ids = [0, 1, 2, 3, 4, 5, 6, 7].filter((i) => (dest >> i) & 1);
+  const ids = logicalApicIds(dest);
   return `0x${dest.toString(16).padStart(2, '0')} = ${ids.length === 1 ? `APIC ${ids[0]}` : ids.length ? `APICs ${ids.join(',')}` : 'no APIC'}`;
 }
 

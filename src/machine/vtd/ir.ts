@@ -235,6 +235,13 @@ export function remapRemappable(mem: { readWords(a: u64, n: number): u64[] }, ir
 
 export const DLM_NAMES: Record<number, string> = { 0: 'fixed', 1: 'lowest priority', 2: 'SMI', 4: 'NMI', 5: 'INIT', 7: 'ExtINT' };
 
+/** The APICs an xAPIC flat-model logical destination names (bit n = the LAPIC whose LDR Linux set to 1 << n). */
+export function logicalApicIds(dest: number): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < 8; i++) if ((dest >> i) & 1) ids.push(i);
+  return ids;
+}
+
 /**
  * The local APIC a destination reaches, and the words for it. Physical
  * mode: the APIC id. Logical mode (xAPIC flat model): every LAPIC whose
@@ -245,8 +252,7 @@ export const DLM_NAMES: Record<number, string> = { 0: 'fixed', 1: 'lowest priori
  */
 export function lapicTarget(dest: number, logical: boolean, lowestPrio = false): { apic: number; text: string } {
   if (!logical) return { apic: dest, text: `APIC ${dest}` };
-  const ids: number[] = [];
-  for (let i = 0; i < 8; i++) if ((dest >> i) & 1) ids.push(i);
+  const ids = logicalApicIds(dest);
   const field = `logical 0x${(dest & 0xff).toString(16).padStart(2, '0')}`;
   if (ids.length === 0) return { apic: -1, text: `${field} (flat model: no APIC has that logical id)` };
   if (ids.length === 1) return { apic: ids[0]!, text: `${field} (flat model: APIC ${ids[0]})` };
