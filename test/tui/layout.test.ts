@@ -37,10 +37,7 @@ test('120x40: full-width lesson, panes below; z hides them, > grows them; no hex
     assert.not.match(hidden, ' memory 0x');
     t.send('z', true);
     await t.waitFor('inspector shown');
-    t.send('q', true);
-    await t.waitFor('press q again');
-    t.send('q', true);
-    await t.waitFor('[exited 0]');
+    await t.quit();
   } finally {
     t.close();
     rmSync(state, { recursive: true, force: true });

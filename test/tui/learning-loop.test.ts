@@ -40,10 +40,7 @@ test('lesson 01: the boot prediction hides the prose after it until it is made, 
     const after = await t.waitFor(/you predicted yes; the answer is no\. \(you were[\s\S]*certain\)/, 30_000);
     assert.match(after, /addresses did this 4\.10\s+driver give it\?/, "the feedback for 'yes'");
     assert.not.match(after, 'the rest of this step appears');
-    t.send('q', true);
-    await t.waitFor('press q again to quit');
-    t.send('q', true);
-    await t.waitFor('[exited 0]');
+    await t.quit();
     const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
     assert.equal(p.lessons['virtio-legacy-smmu'].predictions.s2c1, { answer: 'yes', correct: false, confidence: 3 });
   } finally {
@@ -74,10 +71,7 @@ test('lesson 01: a typed-answer goal is checked by value; the prose after it wai
     const after = await t.waitFor('✓ right: goal passed');
     assert.match(after, 'goals 1/7');
     await t.waitFor('Type 0x10, StreamID 0');
-    t.send('q', true);
-    await t.waitFor('press q again to quit');
-    t.send('q', true);
-    await t.waitFor('[exited 0]');
+    await t.quit();
     const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
     assert.equal(p.lessons['virtio-legacy-smmu'].goalsPassed, ['s4g1']);
   } finally {
@@ -110,10 +104,7 @@ test('tour: two hints, then the goal passed by hand: progress says "after hint 2
     await t.waitFor('passed after hint 2');
     t.send('Escape');
     await pause();
-    t.send('q', true);
-    await t.waitFor('press q again to quit');
-    t.send('q', true);
-    await t.waitFor('[exited 0]');
+    await t.quit();
     const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
     assert.equal(p.lessons.tour.goalHelp, { s2g1: { hints: 2, solution: false } });
     const l = cli(['lessons'], { env: { ...process.env, DMA_LAB_STATE_DIR: state } });
@@ -141,10 +132,7 @@ test('reopening a lesson replays what the reader did, not the solutions', async 
       await t.waitFor('wrote 0x11223344');
       t.send('Escape');
       await pause();
-      t.send('q', true);
-      await t.waitFor('press q again to quit');
-      t.send('q', true);
-      await t.waitFor('[exited 0]');
+      await t.quit();
     } finally {
       t.close();
     }
@@ -161,10 +149,7 @@ test('reopening a lesson replays what the reader did, not the solutions', async 
       await t2.waitFor('0000000040002000: 0x11223344');
       t2.send('Escape');
       await pause();
-      t2.send('q', true);
-      await t2.waitFor('press q again to quit');
-      t2.send('q', true);
-      await t2.waitFor('[exited 0]');
+      await t2.quit();
     } finally {
       t2.close();
     }
@@ -191,10 +176,7 @@ test('dmar-2015 (lesson 02c), a diagnosis step: info iommu leaves out where DMA 
     // The inspector's DMA trace pane (the second tab) is hidden in this step too.
     t.send('Tab');
     await t.waitFor('DMA trace: hidden in a diagnosis step');
-    t.send('q', true);
-    await t.waitFor('press q again');
-    t.send('q', true);
-    await t.waitFor('[exited 0]');
+    await t.quit();
   } finally {
     t.close();
     rmSync(state, { recursive: true, force: true });

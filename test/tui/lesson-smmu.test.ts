@@ -39,10 +39,7 @@ test('virtio-legacy-smmu: both exercise goals pass from the keyboard and are sav
       await t.waitFor('goals 2/7', 20_000);
       t.send('Escape');
       await pause();
-      t.send('q', true);
-      await t.waitFor('press q again to quit');
-      t.send('q', true);
-      await t.waitFor('[exited 0]');
+      await t.quit();
       const p = JSON.parse(readFileSync(join(state, 'progress.json'), 'utf8'));
       assert.equal(p.lessons['virtio-legacy-smmu'].goalsPassed.sort(), ['s14g1', 's14g2']);
     } finally {

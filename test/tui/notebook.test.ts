@@ -44,10 +44,7 @@ test('home -> lesson -> run cells -> quit -> progress saved -> back on the same 
     t.send('Escape');
     await pause();
     // q asks first; a second q quits (issue 12, Also)
-    t.send('q', true);
-    await t.waitFor('press q again to quit');
-    t.send('q', true);
-    const out = await t.waitFor('[exited 0]');
+    const out = await t.quit();
     assert.match(out, /progress saved: tour at step 1\/\d+/);
     const p = JSON.parse(readFileSync(join(t.dir, 'state', 'progress.json'), 'utf8'));
     assert.is(p.version, 1);
@@ -82,10 +79,7 @@ test('coming back: dma-lab lesson tour opens at the saved step with the machine 
       const s = await again.waitFor(/step 2\/\d+/);
       assert.match(s, 'Writing memory');
       assert.match(s, 'welcome back');
-      again.send('q', true);
-      await again.waitFor('press q again to quit');
-      again.send('q', true);
-      await again.waitFor('[exited 0]');
+      await again.quit();
     } finally {
       again.close();
     }

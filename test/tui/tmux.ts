@@ -57,6 +57,14 @@ export class Tmux {
     throw new Error(`timed out waiting for ${re}; screen was:\n${s}`);
   }
 
+  /** Leave a lesson or exploration: q asks first, a second q quits. Returns the last screen. */
+  async quit(): Promise<string> {
+    this.send('q', true);
+    await this.waitFor('press q again to quit');
+    this.send('q', true);
+    return this.waitFor('[exited 0]');
+  }
+
   close(): void {
     try {
       this.tmux('kill-server');
